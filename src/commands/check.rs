@@ -1,0 +1,158 @@
+//! `pitchfork check`: judges .eml files through the daemon's own path
+//! (session, parse, normalise, score, decide) and explains each verdict.
+
+use super::{EXIT_ERROR, EXIT_FLAGGED, EXIT_OK};
+use crate::{
+    action::{Decision, Verdict},
+    engine::Engine,
+    session::Session,
+};
+use serde::Serialize;
+use std::{
+    io::{self, Read, Write},
+    path::{Path, PathBuf},
+};
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// An explanation for a person.
+    Text,
+    /// One JSON object per message per line.
+    Json,
+}
+
+#[derive(Serialize)]
+struct JsonVerdict<'a> {
+    path: &'a str,
+    score: f64,
+    verdict: &'static str,
+    action: &'static str,
+    tests: Vec<JsonTest<'a>>,
+    headers: &'a [(String, String)],
+}
+
+#[derive(Serialize)]
+struct JsonTest<'a> {
+    name: &'a str,
+    score: f64,
+}
+
+/// Judges every message under `paths` and writes the verdicts to `out`.
+/// Returns the exit status: 0 none flagged, 1 some flagged, 2 an error.
+pub fn run(engine: &Engine, paths: &[PathBuf], format: Format, out: &mut impl Write) -> u8 {
+    let mut flagged = false;
+    let mut failed = false;
+    for path in paths {
+        let result = for_each_message(path, &mut |name, raw| {
+            let decision = Session::from_bytes(raw, engine.config.max_scan_bytes).judge(engine);
+            flagged |= decision.verdict == Verdict::Pitch;
+            write_verdict(out, engine, name, &decision, format)
+        });
+        if let Err(e) = result {
+            failed = true;
+            eprintln!("pitchfork: {}: {e}", path.display());
+        }
+    }
+    match (failed, flagged) {
+        (true, _) => EXIT_ERROR,
+        (false, true) => EXIT_FLAGGED,
+        (false, false) => EXIT_OK,
+    }
+}
+
+/// Calls `f` with each message at `path`: a file, `-` for standard input,
+/// or a directory searched recursively for `*.eml` in name order. An
+/// unreadable file inside a directory is reported and skipped.
+fn for_each_message(
+    path: &Path,
+    f: &mut dyn FnMut(&str, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    if path == Path::new("-") {
+        let mut raw = Vec::new();
+        io::stdin().read_to_end(&mut raw)?;
+        return f("-", &raw);
+    }
+    if !path.is_dir() {
+        return f(&path.display().to_string(), &std::fs::read(path)?);
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<io::Result<_>>()?;
+    entries.sort();
+    let mut result = Ok(());
+    for entry in entries {
+        let is_eml = entry.extension().is_some_and(|e| e == "eml");
+        if !(entry.is_dir() || is_eml) {
+            continue;
+        }
+        if let Err(e) = for_each_message(&entry, f) {
+            eprintln!("pitchfork: {}: {e}", entry.display());
+            result = Err(io::Error::other("some files could not be read"));
+        }
+    }
+    result
+}
+
+fn write_verdict(
+    out: &mut impl Write,
+    engine: &Engine,
+    path: &str,
+    decision: &Decision,
+    format: Format,
+) -> io::Result<()> {
+    match format {
+        Format::Json => {
+            let json = JsonVerdict {
+                path,
+                score: decision.score,
+                verdict: decision.verdict.as_str(),
+                action: decision.action.as_str(),
+                tests: decision
+                    .hits
+                    .iter()
+                    .map(|h| JsonTest {
+                        name: &h.name,
+                        score: h.score,
+                    })
+                    .collect(),
+                headers: &decision.headers,
+            };
+            serde_json::to_writer(&mut *out, &json)?;
+            writeln!(out)
+        }
+        Format::Text => write_text(out, engine, path, decision),
+    }
+}
+
+fn write_text(
+    out: &mut impl Write,
+    engine: &Engine,
+    path: &str,
+    decision: &Decision,
+) -> io::Result<()> {
+    let thresholds = engine.config.thresholds;
+    let verdict = match decision.verdict {
+        Verdict::Pitch => "PITCH",
+        Verdict::Clean => "clean",
+    };
+    writeln!(
+        out,
+        "{path}: {verdict}, score {:.2} (flagged at {:.2}), action {}",
+        decision.score,
+        thresholds.flag,
+        decision.action.as_str()
+    )?;
+    for hit in &decision.hits {
+        let description = engine.rules.test(&hit.name).map_or("", |t| &t.description);
+        write!(out, "  {:>6.2}  {:<20} {description}", hit.score, hit.name)?;
+        match &hit.evidence {
+            Some(evidence) => writeln!(out, " (\"{evidence}\")")?,
+            None => writeln!(out)?,
+        }
+    }
+    if decision.hits.is_empty() {
+        writeln!(out, "  no test hit")?;
+    }
+    Ok(())
+}

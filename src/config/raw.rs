@@ -1,0 +1,121 @@
+//! The configuration file as written: every key with its default, in one
+//! place. Validation into [`Config`](super::Config) happens in `super`.
+
+use serde::{Deserialize, Serialize};
+
+/// What to do when pitchfork itself fails on a message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Accept the message unmodified (the default: never lose mail).
+    #[default]
+    Accept,
+    /// Answer 4xx so the client retries later.
+    Tempfail,
+}
+
+/// Top-level keys of `pitchfork.toml`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub socket: String,
+    pub socket_mode: String,
+    pub max_connections: usize,
+    pub connection_timeout: u64,
+    pub max_scan_bytes: u64,
+    pub on_error: OnError,
+    pub rules_file: String,
+    pub log_level: String,
+    pub thresholds: RawThresholds,
+    pub headers: RawHeaders,
+    pub reject: RawReject,
+    pub skip: RawSkip,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            socket: "inet:8895@127.0.0.1".into(),
+            socket_mode: "0660".into(),
+            max_connections: 100,
+            // Postfix's milter_content_timeout is 300s; a silent MTA beyond
+            // that has given up on us anyway.
+            connection_timeout: 300,
+            max_scan_bytes: 1024 * 1024,
+            on_error: OnError::Accept,
+            rules_file: String::new(),
+            log_level: "info".into(),
+            thresholds: RawThresholds::default(),
+            headers: RawHeaders::default(),
+            reject: RawReject::default(),
+            skip: RawSkip::default(),
+        }
+    }
+}
+
+/// `[thresholds]`
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawThresholds {
+    pub flag: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reject: Option<f64>,
+}
+
+impl Default for RawThresholds {
+    fn default() -> Self {
+        Self {
+            flag: 5.0,
+            reject: None,
+        }
+    }
+}
+
+/// `[headers]`
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHeaders {
+    pub score_and_status: bool,
+}
+
+impl Default for RawHeaders {
+    fn default() -> Self {
+        Self {
+            score_and_status: true,
+        }
+    }
+}
+
+/// `[reject]`
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReject {
+    pub reply: String,
+}
+
+impl Default for RawReject {
+    fn default() -> Self {
+        Self {
+            reply: "550 5.7.1 Sales pitch, not a partnership".into(),
+        }
+    }
+}
+
+/// `[skip]`
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSkip {
+    pub authenticated: bool,
+    pub trusted_networks: Vec<String>,
+    pub senders: Vec<String>,
+}
+
+impl Default for RawSkip {
+    fn default() -> Self {
+        Self {
+            authenticated: true,
+            trusted_networks: Vec::new(),
+            senders: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Binding the milter socket. TCP connections get `TCP_NODELAY`, and on
+//! Linux `TCP_QUICKACK` is re-armed after every read: MTAs write small
+//! milter packets with Nagle's algorithm on, and a delayed ACK from our side
+//! would hold each of them back ~40 ms, several times per message.
+
+use crate::config::SocketSpec;
+use indymilter::{EitherListener, Listener};
+use std::{
+    io,
+    os::unix::fs::{FileTypeExt, PermissionsExt},
+    path::{Path, PathBuf},
+    pin::Pin,
+    task::{Context, Poll},
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream, UnixListener},
+};
+
+/// The listener type the daemon runs on.
+pub type MilterListener = EitherListener<NoDelayListener, UnixListener>;
+
+/// A TCP listener whose connections do not wait on Nagle or delayed ACKs.
+#[derive(Debug)]
+pub struct NoDelayListener(pub TcpListener);
+
+impl Listener for NoDelayListener {
+    type Io = QuickAckStream;
+
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Io>> {
+        self.0.poll_accept(cx).map_ok(|(stream, _)| {
+            // Best effort: a socket option failing is no reason to refuse.
+            let _ = stream.set_nodelay(true);
+            QuickAckStream(stream)
+        })
+    }
+}
+
+/// A TCP stream that re-arms `TCP_QUICKACK` after each read (the kernel
+/// clears it again after a while, so setting it once is not enough).
+#[derive(Debug)]
+pub struct QuickAckStream(TcpStream);
+
+impl AsyncRead for QuickAckStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let result = Pin::new(&mut self.0).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = result {
+            quickack(&self.0);
+        }
+        result
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn quickack(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quickack(_: &TcpStream) {}
+
+impl AsyncWrite for QuickAckStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// A bound socket, which removes its unix socket file when dropped.
+#[derive(Debug)]
+pub struct Bound {
+    pub listener: Option<MilterListener>,
+    /// What was bound, with the real port for `inet:0@…`.
+    pub spec: SocketSpec,
+    unix_path: Option<PathBuf>,
+}
+
+impl Bound {
+    /// Takes the listener out to hand it to the milter runner.
+    pub fn take(&mut self) -> MilterListener {
+        self.listener.take().expect("listener taken once")
+    }
+}
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        if let Some(path) = &self.unix_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Binds the socket of a spec. A stale unix socket left by a crash is
+/// replaced; any other file at that path is refused.
+pub async fn bind(spec: &SocketSpec, mode: u32) -> io::Result<Bound> {
+    match spec {
+        SocketSpec::Inet(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            let spec = SocketSpec::Inet(listener.local_addr()?);
+            Ok(Bound {
+                listener: Some(EitherListener::Tcp(NoDelayListener(listener))),
+                spec,
+                unix_path: None,
+            })
+        }
+        SocketSpec::Unix(path) => {
+            remove_stale_socket(path)?;
+            let listener = UnixListener::bind(path)?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+            Ok(Bound {
+                listener: Some(EitherListener::Unix(listener)),
+                spec: spec.clone(),
+                unix_path: Some(path.clone()),
+            })
+        }
+    }
+}
+
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a socket", path.display()),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,151 @@
+//! Scoring: named tests from the rule file run over a normalised message;
+//! each hit contributes its weight, and the sum is the score. Pure and
+//! synchronous: the daemon and `pitchfork check` call the same code.
+
+mod rules;
+
+pub use rules::{Condition, DEFAULT_RULES, RuleSet, Scope, Test};
+
+use crate::message::MessageView;
+use serde::Deserialize;
+
+/// Facts about a message that code, not phrases, decides. Their weights and
+/// names still come from the rule file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detector {
+    /// Only the first `max_scan_bytes` of the message were scanned.
+    ScanTruncated,
+    /// The MIME structure could not be parsed; raw text was scanned.
+    Unparseable,
+    /// A `Re:` subject without `In-Reply-To` or `References`: a cold
+    /// message posing as a reply.
+    FakeReply,
+    /// A reply that references an earlier message.
+    InThread,
+    /// Bulk or list mail (`List-Unsubscribe`, `Precedence: bulk`).
+    BulkMail,
+}
+
+impl Detector {
+    fn fires(self, view: &MessageView) -> bool {
+        let facts = &view.facts;
+        match self {
+            Self::ScanTruncated => facts.truncated,
+            Self::Unparseable => facts.unparseable,
+            Self::FakeReply => facts.reply_subject && !facts.references,
+            Self::InThread => facts.reply_subject && facts.references,
+            Self::BulkMail => facts.bulk,
+        }
+    }
+}
+
+/// One test that hit, with its contribution to the score.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub name: String,
+    pub score: f64,
+    /// What matched (a phrase, a pattern), for debug logs and `check`.
+    pub evidence: Option<String>,
+}
+
+/// The score of one message and the tests that made it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    /// Sum of the hits, rounded to two decimals so that the threshold
+    /// comparison agrees with the score shown in headers.
+    pub score: f64,
+    /// Sorted by contribution, largest first.
+    pub hits: Vec<Hit>,
+}
+
+impl RuleSet {
+    /// Scores a normalised message.
+    pub fn score(&self, view: &MessageView) -> Evaluation {
+        let mut evidence: Vec<Option<Option<String>>> = vec![None; self.tests.len()];
+        self.match_phrases(view, &mut evidence);
+        self.match_patterns(view, &mut evidence);
+        for (i, test) in self.tests.iter().enumerate() {
+            let fired = match &test.condition {
+                Condition::Text(_) => continue,
+                Condition::Detector(detector) => detector.fires(view),
+                Condition::All(parts) => parts.iter().all(|&p| evidence[p].is_some()),
+            };
+            if fired {
+                evidence[i] = Some(None);
+            }
+        }
+        self.evaluation(evidence)
+    }
+
+    fn match_phrases(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
+        for (scope, text) in [(Scope::Subject, &view.subject), (Scope::Body, &view.body)] {
+            for m in self.phrases.find_overlapping_iter(text.as_str()) {
+                let info = self.phrase_info[m.pattern().as_usize()];
+                if evidence[info.test].is_some() || !in_scope(&self.tests[info.test], scope) {
+                    continue;
+                }
+                if at_word_boundaries(text, m.start(), m.end(), info.prefix) {
+                    evidence[info.test] = Some(Some(text[m.start()..m.end()].to_owned()));
+                }
+            }
+        }
+    }
+
+    fn match_patterns(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
+        for (scope, text) in [(Scope::Subject, &view.subject), (Scope::Body, &view.body)] {
+            for index in self.patterns.matches(text).iter() {
+                let test = self.pattern_test[index];
+                if evidence[test].is_none() && in_scope(&self.tests[test], scope) {
+                    evidence[test] = Some(Some(self.patterns.patterns()[index].clone()));
+                }
+            }
+        }
+    }
+
+    fn evaluation(&self, evidence: Vec<Option<Option<String>>>) -> Evaluation {
+        let mut hits: Vec<Hit> = self
+            .tests
+            .iter()
+            .zip(evidence)
+            .filter_map(|(test, found)| {
+                found.map(|evidence| Hit {
+                    name: test.name.clone(),
+                    score: test.score,
+                    evidence,
+                })
+            })
+            .filter(|hit| hit.score != 0.0)
+            .collect();
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        let total: f64 = hits.iter().map(|h| h.score).sum();
+        Evaluation {
+            // `+ 0.0` turns the -0.0 of an empty sum into 0.0.
+            score: (total * 100.0).round() / 100.0 + 0.0,
+            hits,
+        }
+    }
+}
+
+fn in_scope(test: &Test, scope: Scope) -> bool {
+    matches!(test.condition, Condition::Text(s) if s == Scope::Text || s == scope)
+}
+
+/// A phrase counts only as whole words: `partner` must not hit inside
+/// `partnership` unless the rule asks for a prefix (`partner*`).
+fn at_word_boundaries(text: &str, start: usize, end: usize, prefix: bool) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(is_word_char) && (prefix || !after.is_some_and(is_word_char))
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+#[cfg(test)]
+mod tests;

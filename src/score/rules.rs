@@ -1,0 +1,267 @@
+//! The rule file: named tests with weights, read from TOML and compiled once
+//! into one Aho-Corasick automaton and one `RegexSet`.
+
+use super::Detector;
+use crate::config::ConfigError;
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::RegexSet;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// The rules shipped with pitchfork, built into the binary.
+pub const DEFAULT_RULES: &str = include_str!("../../config/rules.toml");
+
+/// The rule-file format this build reads.
+const FORMAT: u32 = 1;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    format: u32,
+    #[serde(rename = "test", default)]
+    tests: Vec<RawTest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTest {
+    name: String,
+    score: f64,
+    description: String,
+    #[serde(default)]
+    scope: Scope,
+    #[serde(default)]
+    phrases: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<String>,
+    detector: Option<Detector>,
+    #[serde(default)]
+    all: Vec<String>,
+}
+
+/// Which part of the message a phrase or pattern test reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Subject,
+    Body,
+    /// Subject and body.
+    #[default]
+    Text,
+}
+
+/// How a test decides whether it hits.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    /// Any of its phrases or patterns occurs (compiled into the shared
+    /// automaton and regex set).
+    Text(Scope),
+    /// A fact computed in code about the message.
+    Detector(Detector),
+    /// Every one of the named earlier tests hit (SpamAssassin's meta rules).
+    All(Vec<usize>),
+}
+
+/// A named test with its weight.
+#[derive(Clone, Debug)]
+pub struct Test {
+    pub name: String,
+    pub score: f64,
+    pub description: String,
+    pub condition: Condition,
+}
+
+/// A phrase in the automaton: the test it belongs to and whether it may be
+/// followed by more word characters (`partner*` matches `partners`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PhraseInfo {
+    pub test: usize,
+    pub prefix: bool,
+}
+
+/// Compiled rules, built once at load and shared by every message.
+#[derive(Clone, Debug)]
+pub struct RuleSet {
+    pub tests: Vec<Test>,
+    pub(super) phrases: AhoCorasick,
+    pub(super) phrase_info: Vec<PhraseInfo>,
+    pub(super) patterns: RegexSet,
+    pub(super) pattern_test: Vec<usize>,
+}
+
+impl RuleSet {
+    /// The rules built into the binary.
+    pub fn builtin() -> Self {
+        Self::parse(DEFAULT_RULES).expect("built-in rules are valid")
+    }
+
+    /// Parses and compiles a rule file, reporting every error with its path
+    /// (`test[3].phrases[0]`).
+    pub fn parse(text: &str) -> Result<Self, Vec<ConfigError>> {
+        let raw: RawRules = toml::from_str(text).map_err(|e| {
+            vec![ConfigError {
+                path: String::new(),
+                reason: format!("not a valid rule file: {}", e.message()),
+            }]
+        })?;
+        let mut builder = Builder::default();
+        if raw.format != FORMAT {
+            builder.error("format", format!("format {} is not {FORMAT}", raw.format));
+        }
+        for (i, test) in raw.tests.into_iter().enumerate() {
+            builder.add(i, test);
+        }
+        builder.finish()
+    }
+
+    /// The test with this name, if any.
+    pub fn test(&self, name: &str) -> Option<&Test> {
+        self.tests.iter().find(|t| t.name == name)
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    tests: Vec<Test>,
+    names: HashMap<String, usize>,
+    phrases: Vec<String>,
+    phrase_info: Vec<PhraseInfo>,
+    patterns: Vec<String>,
+    pattern_test: Vec<usize>,
+    errors: Vec<ConfigError>,
+}
+
+impl Builder {
+    fn error(&mut self, path: &str, reason: String) {
+        self.errors.push(ConfigError {
+            path: path.to_owned(),
+            reason,
+        });
+    }
+
+    fn add(&mut self, i: usize, raw: RawTest) {
+        let at = format!("test[{i}]");
+        let valid_name = !raw.name.is_empty()
+            && raw
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !valid_name {
+            self.error(
+                &format!("{at}.name"),
+                format!("`{}` is not UPPER_SNAKE_CASE", raw.name),
+            );
+        }
+        if self.names.contains_key(&raw.name) {
+            self.error(
+                &format!("{at}.name"),
+                format!("`{}` is defined twice", raw.name),
+            );
+        }
+        if !raw.score.is_finite() {
+            self.error(&format!("{at}.score"), "is not a finite number".into());
+        }
+        let index = self.tests.len();
+        let Some(condition) = self.condition(&at, index, &raw) else {
+            return;
+        };
+        self.names.insert(raw.name.clone(), index);
+        self.tests.push(Test {
+            name: raw.name,
+            score: raw.score,
+            description: raw.description,
+            condition,
+        });
+    }
+
+    fn condition(&mut self, at: &str, index: usize, raw: &RawTest) -> Option<Condition> {
+        let text = !raw.phrases.is_empty() || !raw.patterns.is_empty();
+        let kinds = usize::from(text)
+            + usize::from(raw.detector.is_some())
+            + usize::from(!raw.all.is_empty());
+        if kinds != 1 {
+            self.error(
+                at,
+                "needs exactly one of phrases/patterns, detector or all".into(),
+            );
+            return None;
+        }
+        if let Some(detector) = raw.detector {
+            return Some(Condition::Detector(detector));
+        }
+        if !raw.all.is_empty() {
+            return self.meta(at, &raw.all).map(Condition::All);
+        }
+        for (j, phrase) in raw.phrases.iter().enumerate() {
+            self.phrase(&format!("{at}.phrases[{j}]"), index, phrase);
+        }
+        for (j, pattern) in raw.patterns.iter().enumerate() {
+            match regex::Regex::new(pattern) {
+                Ok(_) => {
+                    self.patterns.push(pattern.clone());
+                    self.pattern_test.push(index);
+                }
+                Err(e) => self.error(&format!("{at}.patterns[{j}]"), e.to_string()),
+            }
+        }
+        Some(Condition::Text(raw.scope))
+    }
+
+    fn phrase(&mut self, at: &str, test: usize, phrase: &str) {
+        let (body, prefix) = match phrase.strip_suffix('*') {
+            Some(body) => (body, true),
+            None => (phrase, false),
+        };
+        // Phrases are matched against normalised text, so they must be in
+        // normalised form themselves or they could never match.
+        let normal = crate::message::normalize(body);
+        if body.is_empty() || normal != body {
+            self.error(
+                at,
+                format!("`{phrase}` is not normalised (expected `{normal}`)"),
+            );
+            return;
+        }
+        self.phrases.push(body.to_owned());
+        self.phrase_info.push(PhraseInfo { test, prefix });
+    }
+
+    fn meta(&mut self, at: &str, names: &[String]) -> Option<Vec<usize>> {
+        let mut indices = Vec::new();
+        for (j, name) in names.iter().enumerate() {
+            match self.names.get(name) {
+                Some(&i) => indices.push(i),
+                None => self.error(
+                    &format!("{at}.all[{j}]"),
+                    format!("`{name}` is not a test defined above"),
+                ),
+            }
+        }
+        (indices.len() == names.len()).then_some(indices)
+    }
+
+    fn finish(mut self) -> Result<RuleSet, Vec<ConfigError>> {
+        let phrases = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&self.phrases);
+        let patterns = RegexSet::new(&self.patterns);
+        match (phrases, patterns) {
+            (Ok(phrases), Ok(patterns)) if self.errors.is_empty() => Ok(RuleSet {
+                tests: self.tests,
+                phrases,
+                phrase_info: self.phrase_info,
+                patterns,
+                pattern_test: self.pattern_test,
+            }),
+            (phrases, patterns) => {
+                if let Err(e) = phrases {
+                    self.error("test", format!("phrases do not compile: {e}"));
+                }
+                if let Err(e) = patterns {
+                    self.error("test", format!("patterns do not compile together: {e}"));
+                }
+                Err(self.errors)
+            }
+        }
+    }
+}

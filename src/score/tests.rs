@@ -1,0 +1,167 @@
+use super::*;
+
+const RULES: &str = r#"
+format = 1
+
+[[test]]
+name = "FRAMING"
+score = 2.0
+description = "d"
+phrases = ["partner with you", "synerg*"]
+
+[[test]]
+name = "OFFER"
+score = 1.5
+description = "d"
+scope = "body"
+phrases = ["our services"]
+patterns = ['\$\d+ per hour']
+
+[[test]]
+name = "SUBJECT_ONLY"
+score = 0.5
+description = "d"
+scope = "subject"
+phrases = ["partnership"]
+
+[[test]]
+name = "FAKE"
+score = 1.0
+description = "d"
+detector = "fake_reply"
+
+[[test]]
+name = "BOTH"
+score = 1.25
+description = "d"
+all = ["FRAMING", "OFFER"]
+
+[[test]]
+name = "COUNTER"
+score = -3.0
+description = "d"
+phrases = ["revenue share"]
+"#;
+
+fn view(subject: &str, body: &str) -> MessageView {
+    MessageView {
+        subject: crate::message::normalize(subject),
+        body: crate::message::normalize(body),
+        ..MessageView::default()
+    }
+}
+
+fn names(evaluation: &Evaluation) -> Vec<&str> {
+    evaluation.hits.iter().map(|h| h.name.as_str()).collect()
+}
+
+#[test]
+fn table_of_hits_and_scores() {
+    let rules = RuleSet::parse(RULES).unwrap();
+    let cases: [(&str, &str, &[&str], f64); 8] = [
+        ("hello", "nothing to see", &[], 0.0),
+        ("", "we'd like to partner with you", &["FRAMING"], 2.0),
+        // whole words only, unless the phrase ends in *
+        ("", "partner with yours", &[], 0.0),
+        ("", "great synergies", &["FRAMING"], 2.0),
+        (
+            "",
+            "partner with you. our services: $90 per hour",
+            &["FRAMING", "OFFER", "BOTH"],
+            4.75,
+        ),
+        // scope: body-only phrase in the subject does not count
+        ("our services", "", &[], 0.0),
+        ("Partnership", "partnership", &["SUBJECT_ONLY"], 0.5),
+        (
+            "",
+            "partner with you on a revenue share",
+            &["FRAMING", "COUNTER"],
+            -1.0,
+        ),
+    ];
+    for (subject, body, expected, score) in cases {
+        let evaluation = rules.score(&view(subject, body));
+        assert_eq!(names(&evaluation), expected, "{subject} / {body}");
+        assert_eq!(evaluation.score, score, "{subject} / {body}");
+    }
+}
+
+#[test]
+fn a_test_counts_once_and_keeps_its_evidence() {
+    let rules = RuleSet::parse(RULES).unwrap();
+    let evaluation = rules.score(&view("", "partner with you, partner with you"));
+    assert_eq!(evaluation.hits.len(), 1);
+    assert_eq!(
+        evaluation.hits[0].evidence.as_deref(),
+        Some("partner with you")
+    );
+}
+
+#[test]
+fn detectors_read_message_facts() {
+    let rules = RuleSet::parse(RULES).unwrap();
+    let mut fake = view("Re: our call", "");
+    fake.facts.reply_subject = true;
+    assert_eq!(names(&rules.score(&fake)), ["FAKE"]);
+    fake.facts.references = true;
+    assert!(rules.score(&fake).hits.is_empty());
+}
+
+#[test]
+fn rule_file_errors_name_their_path() {
+    let cases = [
+        ("format = 2", "format", "is not 1"),
+        (
+            "format = 1\n[[test]]\nname = \"lower\"\nscore = 1.0\ndescription = \"\"\nphrases = [\"a\"]",
+            "test[0].name",
+            "UPPER_SNAKE_CASE",
+        ),
+        (
+            "format = 1\n[[test]]\nname = \"A\"\nscore = 1.0\ndescription = \"\"\nphrases = [\"Not Normal\"]",
+            "test[0].phrases[0]",
+            "not normalised",
+        ),
+        (
+            "format = 1\n[[test]]\nname = \"A\"\nscore = 1.0\ndescription = \"\"\npatterns = [\"(\"]",
+            "test[0].patterns[0]",
+            "regex",
+        ),
+        (
+            "format = 1\n[[test]]\nname = \"A\"\nscore = 1.0\ndescription = \"\"\nall = [\"B\"]",
+            "test[0].all[0]",
+            "not a test defined above",
+        ),
+        (
+            "format = 1\n[[test]]\nname = \"A\"\nscore = 1.0\ndescription = \"\"",
+            "test[0]",
+            "exactly one",
+        ),
+        (
+            "format = 1\n[[test]]\nname = \"A\"\nscore = 1.0\ndescription = \"\"\ndetector = \"psychic\"",
+            "",
+            "unknown variant",
+        ),
+    ];
+    for (text, path, reason) in cases {
+        let errors = RuleSet::parse(text).unwrap_err();
+        assert_eq!(errors[0].path, path, "{text}");
+        assert!(errors[0].reason.contains(reason), "{text}: {}", errors[0]);
+    }
+}
+
+#[test]
+fn shipped_rules_compile_and_separate_the_halves() {
+    let rules = RuleSet::builtin();
+    let framing_only = rules.score(&view(
+        "Partnership",
+        "We would like to partner with you on a joint grant application, with a revenue share.",
+    ));
+    assert!(framing_only.score < 5.0, "{framing_only:?}");
+    let pitch = rules.score(&view(
+        "Partnership opportunity",
+        "I came across your site. We'd love to partner with you: our developers offer \
+         competitive rates. Do you have 15 minutes of your time for a quick call?",
+    ));
+    assert!(pitch.score >= 5.0, "{pitch:?}");
+}

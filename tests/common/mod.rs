@@ -1,0 +1,7 @@
+//! Helpers shared by the integration tests.
+//!
+//! Each test binary compiles this module on its own and uses only part of
+//! it, so unused-item warnings would be noise.
+#![allow(dead_code)]
+
+pub mod postfix;
