@@ -302,7 +302,7 @@ fn log_decision(decision: &Decision, queue_id: &str, client: Option<IpAddr>, sen
         client = %show(client),
         from = %sender,
         score = format_args!("{:.2}", decision.score),
-        action = decision.action.as_str(),
+        action = %decision.action.as_str(),
         tests = %decision.top_tests(5),
     );
     for hit in &decision.hits {

@@ -192,16 +192,48 @@ impl Config {
     }
 }
 
-/// Deserialises TOML, naming the key path of the first structural error
-/// (unknown key, wrong type).
+/// Deserialises TOML, naming the key path of every structural error
+/// (unknown key, wrong type): each failing key is reported, taken out and
+/// the rest tried again, so one typo does not hide the next.
 pub fn parse_raw(text: &str) -> Result<RawConfig, Vec<ConfigError>> {
-    let deserializer = toml::Deserializer::parse(text)
+    let mut table: toml::Table = toml::from_str(text)
         .map_err(|e| vec![error("", format!("not valid TOML: {}", e.message()))])?;
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        vec![error(&path, e.into_inner().message().to_owned())]
-    })
+    let mut errors = Vec::new();
+    loop {
+        let value = toml::Value::Table(table.clone());
+        match serde_path_to_error::deserialize::<_, RawConfig>(value) {
+            Ok(raw) if errors.is_empty() => return Ok(raw),
+            Ok(_) => return Err(errors),
+            Err(e) => {
+                let path = e.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                errors.push(error(&path, e.into_inner().to_string()));
+                if !remove_key(&mut table, &path) {
+                    return Err(errors);
+                }
+            }
+        }
+    }
+}
+
+/// Removes the key at a serde path like `skip.senders[0]` (the whole
+/// `senders` array). Returns whether something was removed.
+fn remove_key(table: &mut toml::Table, path: &str) -> bool {
+    let keys: Vec<&str> = path
+        .split('.')
+        .map(|k| k.split('[').next().unwrap_or(k))
+        .collect();
+    let Some((last, parents)) = keys.split_last() else {
+        return false;
+    };
+    let mut current = table;
+    for key in parents {
+        match current.get_mut(*key) {
+            Some(toml::Value::Table(inner)) => current = inner,
+            _ => return false,
+        }
+    }
+    current.remove(*last).is_some()
 }
 
 fn error(path: &str, reason: impl Into<String>) -> ConfigError {

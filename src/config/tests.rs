@@ -106,6 +106,26 @@ fn errors_name_the_key_path() {
 }
 
 #[test]
+fn reports_every_structural_error_at_once() {
+    let text = "sockett = 1\n[thresholds]\nflag = \"x\"\n[skip]\nsenders = [2]\nextra = true";
+    let mut paths: Vec<String> = parse_raw(text)
+        .unwrap_err()
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "skip.extra",
+            "skip.senders[0]",
+            "sockett",
+            "thresholds.flag"
+        ]
+    );
+}
+
+#[test]
 fn reports_every_validation_error_at_once() {
     let text = "socket = \"nope\"\nmax_connections = 0\n[reject]\nreply = \"250 ok\"";
     let paths: Vec<String> = Config::parse(text)

@@ -86,7 +86,8 @@ impl RuleSet {
                     continue;
                 }
                 if at_word_boundaries(text, m.start(), m.end(), info.prefix) {
-                    evidence[info.test] = Some(Some(text[m.start()..m.end()].to_owned()));
+                    let end = word_end(text, m.end());
+                    evidence[info.test] = Some(Some(text[m.start()..end].to_owned()));
                 }
             }
         }
@@ -141,6 +142,14 @@ fn at_word_boundaries(text: &str, start: usize, end: usize, prefix: bool) -> boo
     let before = text[..start].chars().next_back();
     let after = text[end..].chars().next();
     !before.is_some_and(is_word_char) && (prefix || !after.is_some_and(is_word_char))
+}
+
+/// Where the word that continues at `from` ends (for prefix phrases, so the
+/// evidence shows `partnership`, not `partnersh`).
+fn word_end(text: &str, from: usize) -> usize {
+    text[from..]
+        .find(|c| !is_word_char(c))
+        .map_or(text.len(), |i| from + i)
 }
 
 fn is_word_char(c: char) -> bool {

@@ -4,4 +4,5 @@
 //! it, so unused-item warnings would be noise.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod postfix;
