@@ -135,7 +135,7 @@ fn tests_list(hits: &[Hit]) -> String {
 }
 
 /// Folds a header value at spaces and after commas so that no line of
-/// `Name: value` exceeds [`FOLD_AT`] characters where a break is possible.
+/// `Name: value` exceeds 78 characters where a break is possible.
 /// Continuation lines start with a tab, like SpamAssassin's; unfolding
 /// (removing the line breaks, RFC 5322 3.2.2) gives back the value.
 pub fn fold(name: &str, value: &str) -> String {
