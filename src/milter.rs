@@ -23,7 +23,6 @@ use std::{
     future::Future,
     io,
     net::IpAddr,
-    panic::{AssertUnwindSafe, catch_unwind},
     sync::{Arc, RwLock},
 };
 use tracing::{debug, info, warn};
@@ -255,7 +254,7 @@ async fn finish(
             info!(%queue_id, client = %show(client), from = %message.sender, "not scored: {reason}");
             None
         }
-        None => Some(judge(message)?),
+        None => Some(message.session.judge(&message.engine)?),
     };
     // Forged verdicts go first, whether or not we add our own.
     for (name, index) in message.session.forged_headers() {
@@ -281,19 +280,6 @@ async fn finish(
             .map_err(|e| format!("cannot add header {name}: {e}"))?;
     }
     Ok(Status::Accept)
-}
-
-/// Scores the message, turning a panic in the scoring core into an error
-/// for this message alone.
-fn judge(message: &Message) -> Result<Decision, String> {
-    catch_unwind(AssertUnwindSafe(|| message.session.judge(&message.engine))).map_err(|panic| {
-        let text = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        format!("scoring panicked: {text}")
-    })
 }
 
 fn log_decision(decision: &Decision, queue_id: &str, client: Option<IpAddr>, sender: &str) {

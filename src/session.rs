@@ -3,7 +3,10 @@
 //! to remove. `pitchfork check` feeds files through the same steps.
 
 use crate::{action::Decision, action::is_own_header, engine::Engine};
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    panic::{AssertUnwindSafe, catch_unwind},
+};
 
 /// One message being received.
 #[derive(Debug)]
@@ -95,9 +98,20 @@ impl Session {
         self.truncated
     }
 
-    /// Judges the message with a snapshot.
-    pub fn judge(&self, engine: &Engine) -> Decision {
-        engine.judge(&self.buffer, self.truncated)
+    /// Judges the message with a snapshot. A panic in the scoring core (or
+    /// in the MIME parser below it) becomes an error for this message alone.
+    pub fn judge(&self, engine: &Engine) -> Result<Decision, String> {
+        catch_unwind(AssertUnwindSafe(|| {
+            engine.judge(&self.buffer, self.truncated)
+        }))
+        .map_err(|panic| {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            format!("scoring panicked: {text}")
+        })
     }
 
     fn keep(&mut self, bytes: &[u8]) {

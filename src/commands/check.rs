@@ -45,7 +45,8 @@ pub fn run(engine: &Engine, paths: &[PathBuf], format: Format, out: &mut impl Wr
     let mut failed = false;
     for path in paths {
         let result = for_each_message(path, &mut |name, raw| {
-            let decision = Session::from_bytes(raw, engine.config.max_scan_bytes).judge(engine);
+            let session = Session::from_bytes(raw, engine.config.max_scan_bytes);
+            let decision = session.judge(engine).map_err(io::Error::other)?;
             flagged |= decision.verdict == Verdict::Pitch;
             write_verdict(out, engine, name, &decision, format)
         });
