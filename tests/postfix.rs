@@ -136,7 +136,7 @@ fn a_stopped_pitchfork_means_tempfail_not_lost_mail() {
 
     let status = daemon.stop().unwrap();
     assert!(status.success(), "exit {status:?}:\n{}", daemon.log());
-    assert!(!daemon.socket().exists(), "socket left behind");
+    assert!(!daemon.socket().unwrap().exists(), "socket left behind");
 
     let sent = mta.send(FROM, TO, &fixture("pitch.eml"));
     assert!(!sent.success(), "{}", sent.transcript);
@@ -146,4 +146,21 @@ fn a_stopped_pitchfork_means_tempfail_not_lost_mail() {
     let delivered = mta.wait_for_delivery(1, Duration::from_secs(20));
     assert_eq!(delivered.len(), 1);
     assert_eq!(mta.queue_count(), 0, "{}", mta.log());
+}
+
+#[test]
+fn works_over_an_inet_socket_too() {
+    if !postfix::require_postfix() {
+        return;
+    }
+    let dir = postfix::short_tempdir("pfi");
+    let daemon = Daemon::start_inet(dir.path(), "");
+    let mta = Postfix::start(&daemon.milter_spec());
+    assert!(mta.send(FROM, TO, &fixture("pitch.eml")).success());
+    let pitch = delivered_copy(&mta, 1, "e2e-pitch-1@devshop.example");
+    let headers = pitchfork_headers(&pitch);
+    assert!(
+        headers.contains(&"X-Pitchfork-Flag: YES".to_owned()),
+        "{headers:?}"
+    );
 }

@@ -2,16 +2,24 @@
 //! by its PID.
 
 use std::{
+    net::{SocketAddr, TcpListener, TcpStream},
+    os::unix::net::UnixStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     thread::sleep,
     time::{Duration, Instant},
 };
 
-/// A `pitchfork serve` process listening on a unix socket.
+/// Where the daemon listens.
+enum Endpoint {
+    Unix(PathBuf),
+    Inet(SocketAddr),
+}
+
+/// A `pitchfork serve` process.
 pub struct Daemon {
     child: Option<Child>,
-    socket: PathBuf,
+    endpoint: Endpoint,
     log: PathBuf,
 }
 
@@ -21,11 +29,26 @@ impl Daemon {
     /// waits until the socket accepts connections.
     pub fn start(dir: &Path, extra: &str) -> Daemon {
         let socket = dir.join("milter.sock");
-        let config = dir.join("pitchfork.toml");
-        let text = format!(
-            "socket = \"unix:{}\"\nsocket_mode = \"0666\"\n{extra}\n",
+        let line = format!(
+            "socket = \"unix:{}\"\nsocket_mode = \"0666\"",
             socket.display()
         );
+        Self::spawn(dir, &line, extra, Endpoint::Unix(socket))
+    }
+
+    /// Starts the daemon on a free TCP port on 127.0.0.1.
+    pub fn start_inet(dir: &Path, extra: &str) -> Daemon {
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let line = format!("socket = \"inet:{}@127.0.0.1\"", addr.port());
+        Self::spawn(dir, &line, extra, Endpoint::Inet(addr))
+    }
+
+    fn spawn(dir: &Path, socket_line: &str, extra: &str, endpoint: Endpoint) -> Daemon {
+        let config = dir.join("pitchfork.toml");
+        let text = format!("{socket_line}\n{extra}\n");
         std::fs::write(&config, text).unwrap();
         let log = dir.join("pitchfork.log");
         let child = Command::new(env!("CARGO_BIN_EXE_pitchfork"))
@@ -38,7 +61,7 @@ impl Daemon {
             .unwrap();
         let mut daemon = Daemon {
             child: Some(child),
-            socket,
+            endpoint,
             log,
         };
         daemon.wait_until_listening();
@@ -47,7 +70,7 @@ impl Daemon {
 
     fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+        while !self.answers() {
             let exited = self.child.as_mut().unwrap().try_wait().unwrap();
             if exited.is_some() || Instant::now() > deadline {
                 panic!("pitchfork did not start ({exited:?}):\n{}", self.log());
@@ -56,9 +79,20 @@ impl Daemon {
         }
     }
 
-    /// The milter spec Postfix uses to reach this daemon.
+    fn answers(&self) -> bool {
+        match &self.endpoint {
+            Endpoint::Unix(path) => UnixStream::connect(path).is_ok(),
+            Endpoint::Inet(addr) => TcpStream::connect(addr).is_ok(),
+        }
+    }
+
+    /// The milter spec Postfix uses to reach this daemon (Postfix writes
+    /// inet sockets as `inet:HOST:PORT`).
     pub fn milter_spec(&self) -> String {
-        format!("unix:{}", self.socket.display())
+        match &self.endpoint {
+            Endpoint::Unix(path) => format!("unix:{}", path.display()),
+            Endpoint::Inet(addr) => format!("inet:{}:{}", addr.ip(), addr.port()),
+        }
     }
 
     /// What the daemon logged so far.
@@ -84,8 +118,12 @@ impl Daemon {
         }
     }
 
-    pub fn socket(&self) -> &Path {
-        &self.socket
+    /// The unix socket path, if the daemon listens on one.
+    pub fn socket(&self) -> Option<&Path> {
+        match &self.endpoint {
+            Endpoint::Unix(path) => Some(path),
+            Endpoint::Inet(_) => None,
+        }
     }
 }
 
