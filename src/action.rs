@@ -13,6 +13,7 @@ pub const HEADER_PREFIX: &str = "X-Pitchfork-";
 pub const FLAG_HEADER: &str = "X-Pitchfork-Flag";
 pub const SCORE_HEADER: &str = "X-Pitchfork-Score";
 pub const STATUS_HEADER: &str = "X-Pitchfork-Status";
+pub const CATEGORY_HEADER: &str = "X-Pitchfork-Category";
 
 /// Header lines are folded before this many characters (RFC 5322 2.1.1).
 const FOLD_AT: usize = 78;
@@ -82,6 +83,7 @@ impl Decision {
         let mut headers = Vec::new();
         if flagged {
             headers.push((FLAG_HEADER.to_owned(), "YES".to_owned()));
+            headers.push((CATEGORY_HEADER.to_owned(), evaluation.category.to_owned()));
         }
         if config.status_headers {
             headers.push((SCORE_HEADER.to_owned(), format!("{:.2}", evaluation.score)));
@@ -197,6 +199,7 @@ mod tests {
                 hit("MEETING_ASK", 1.5),
                 hit("SHARED", -0.5),
             ],
+            category: "recruiting",
         }
     }
 
@@ -236,8 +239,9 @@ mod tests {
     fn headers_follow_the_verdict_and_settings() {
         let flagged = Decision::new(evaluation(7.3), &config(""));
         let names: Vec<&str> = flagged.headers.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, [FLAG_HEADER, SCORE_HEADER, STATUS_HEADER]);
-        assert_eq!(flagged.headers[1].1, "7.30");
+        assert_eq!(names, [FLAG_HEADER, CATEGORY_HEADER, SCORE_HEADER, STATUS_HEADER]);
+        assert_eq!(flagged.headers[1].1, "recruiting");
+        assert_eq!(flagged.headers[2].1, "7.30");
 
         let clean = Decision::new(evaluation(1.0), &config(""));
         assert_eq!(clean.headers[0].0, SCORE_HEADER);
@@ -255,7 +259,14 @@ mod tests {
         let hits: Vec<Hit> = (0..12)
             .map(|i| hit(&format!("SOME_LONG_TEST_{i}"), 1.0))
             .collect();
-        let value = status_value(&Evaluation { score: 12.0, hits }, 5.0);
+        let value = status_value(
+            &Evaluation {
+                score: 12.0,
+                hits,
+                ..Evaluation::default()
+            },
+            5.0,
+        );
         let folded = fold(STATUS_HEADER, &value);
         let lines: Vec<&str> = folded.split('\n').collect();
         assert!(lines.len() > 2, "{folded}");

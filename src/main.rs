@@ -6,9 +6,9 @@ use pitchfork::{
     commands::{self, EXIT_ERROR, EXIT_OK, check::Format},
     config::SocketSpec,
     engine::Engine,
+    logging,
 };
 use std::{path::PathBuf, process::ExitCode};
-use tracing_subscriber::EnvFilter;
 
 /// A milter that flags sales pitches dressed up as partnership offers.
 #[derive(Parser)]
@@ -45,6 +45,41 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Fit the learned model on labelled folders and write a model file.
+    Train {
+        /// Configuration file (its rules are the model's named tests).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Folders of pitches (repeatable).
+        #[arg(long, required = true)]
+        pitch: Vec<PathBuf>,
+        /// Folders of legitimate mail (repeatable).
+        #[arg(long, required = true)]
+        legit: Vec<PathBuf>,
+        /// Where to write the model.
+        #[arg(long, default_value = "model.json")]
+        out: PathBuf,
+    },
+    /// Measure detection on labelled mail: confusion matrix, precision,
+    /// recall, false-positive rate, per-test counts, score distributions.
+    Eval {
+        /// Configuration file; without it the built-in defaults apply.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Folders of pitches (repeatable).
+        #[arg(long, required_unless_present = "labels")]
+        pitch: Vec<PathBuf>,
+        /// Folders of legitimate mail (repeatable).
+        #[arg(long, required_unless_present = "labels")]
+        legit: Vec<PathBuf>,
+        /// A labels file (`path<TAB>label`, paths relative to it) instead
+        /// of folders.
+        #[arg(long, conflicts_with_all = ["pitch", "legit"])]
+        labels: Option<PathBuf>,
+        /// Also write a self-contained HTML page with the histograms.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
     /// Validate a configuration and its rule file.
     ///
     /// Exit status: 0 when valid, 2 when not, with every error listed.
@@ -60,6 +95,8 @@ fn main() -> ExitCode {
     let config_path = match &cli.command {
         Command::Serve { config, .. }
         | Command::Check { config, .. }
+        | Command::Train { config, .. }
+        | Command::Eval { config, .. }
         | Command::CheckConfig { config } => config.clone(),
     };
     let engine = match Engine::load(config_path.as_deref()) {
@@ -70,10 +107,33 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Serve { socket, .. } => serve(engine, socket),
+        Command::Serve { socket, .. } => serve(engine, socket, config_path),
         Command::Check { format, paths, .. } => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             ExitCode::from(commands::check::run(&engine, &paths, format, &mut out))
+        }
+        Command::Train {
+            pitch, legit, out, ..
+        } => match commands::train::run(&engine, &pitch, &legit, &out) {
+            Ok(()) => ExitCode::from(EXIT_OK),
+            Err(e) => {
+                eprintln!("pitchfork: {e:#}");
+                ExitCode::from(EXIT_ERROR)
+            }
+        },
+        Command::Eval {
+            pitch,
+            legit,
+            labels,
+            html,
+            ..
+        } => {
+            let sources = match labels {
+                Some(file) => commands::eval::Sources::Labels(file),
+                None => commands::eval::Sources::Folders { pitch, legit },
+            };
+            let mut out = std::io::stdout().lock();
+            ExitCode::from(commands::eval::run(&engine, &sources, html.as_deref(), &mut out))
         }
         Command::CheckConfig { .. } => {
             println!("configuration is valid");
@@ -82,15 +142,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(engine: Engine, socket: Option<SocketSpec>) -> ExitCode {
-    // RUST_LOG, when set, overrides the configured level.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,pitchfork={}", engine.config.log_level)));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+fn serve(engine: Engine, socket: Option<SocketSpec>, config_path: Option<PathBuf>) -> ExitCode {
+    let log = logging::init(&engine.config);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -98,7 +151,12 @@ fn serve(engine: Engine, socket: Option<SocketSpec>) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    match runtime.block_on(commands::serve::run(engine, socket)) {
+    let options = commands::serve::Options {
+        config_path,
+        socket,
+        log,
+    };
+    match runtime.block_on(commands::serve::run(engine, options)) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) => {
             tracing::error!("{e:#}");

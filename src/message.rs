@@ -1,11 +1,26 @@
 //! The message as the scorer sees it: mail-parser decodes MIME, charsets,
-//! transfer encodings, RFC 2047 words and HTML; the text is then normalised
-//! once (case, whitespace, typography) so that every test matches the same
-//! string.
+//! transfer encodings and RFC 2047 words; HTML becomes the text a reader
+//! sees ([`crate::html`]); quoted history, signature and postscript are
+//! told apart (module `split`); then each text is normalised once
+//! ([`crate::normalize`]) so that every test matches the same string.
 
-use mail_parser::{HeaderName, Message, MessageParser};
+mod split;
 
-/// Header-derived facts the detectors read.
+pub use crate::normalize::normalize;
+use crate::{html, normalize::normalize_counting};
+use mail_parser::{HeaderName, Message, MessageParser, PartType};
+use split::Parts;
+use std::borrow::Cow;
+
+/// Letters of hidden HTML text that make it a fact: a stray hidden word
+/// or two is layout, a hidden sentence is meant for filters.
+const HIDDEN_LETTERS: usize = 20;
+
+/// Disguises normalisation must undo before the text counts as
+/// obfuscated: one can be a typo or a pasted symbol, two are a habit.
+const OBFUSCATIONS: u32 = 2;
+
+/// Facts about the message the detectors read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Facts {
     /// The scan stopped at `max_scan_bytes`.
@@ -18,14 +33,37 @@ pub struct Facts {
     pub references: bool,
     /// `List-Unsubscribe`, `List-Id` or `Precedence: bulk/list`.
     pub bulk: bool,
+    /// A 1×1, zero-sized or hidden remote image in the HTML.
+    pub tracking_pixel: bool,
+    /// The HTML hides text from the reader (display, size, colour).
+    pub hidden_text: bool,
+    /// Disguises normalisation undid in the subject and new text:
+    /// look-alike letters, spaced-out letters, leetspeak, invisible
+    /// characters inside words.
+    pub obfuscations: u32,
+    /// `obfuscations` reached two.
+    pub obfuscated: bool,
+    /// The quoted history is the sender's own earlier message: a
+    /// follow-up, whose quoted text then counts as part of the body.
+    pub quotes_self: bool,
 }
 
 /// A normalised message: lower-case text, single spaces.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MessageView {
     pub subject: String,
-    /// Every text part, HTML turned into text, quoted reply lines left out.
+    /// What the sender wrote now, as the reader sees it (the HTML
+    /// alternative where there is one): signature and postscript included,
+    /// quoted replies and forwarded messages left out, unless the sender
+    /// quotes their own earlier message (see [`Facts::quotes_self`]).
     pub body: String,
+    /// Quoted replies (`> …`, `On … wrote:`) and forwarded or original
+    /// messages.
+    pub quoted: String,
+    /// The signature block (after `-- ` or a sign-off); also in `body`.
+    pub signature: String,
+    /// `P.S.` paragraphs; also in `body`.
+    pub postscript: String,
     pub facts: Facts,
 }
 
@@ -43,12 +81,9 @@ impl MessageView {
 
     fn from_message(message: &Message<'_>) -> Self {
         let subject = message.subject().unwrap_or_default();
-        let mut body = String::new();
-        for i in 0..message.text_body_count() {
-            if let Some(text) = message.body_text(i) {
-                push_unquoted(&mut body, &text);
-            }
-        }
+        let mut parts = Parts::default();
+        let mut html = HtmlFacts::default();
+        read_body(message, &mut html, &mut parts);
         let precedence = message
             .header_raw(HeaderName::Other("Precedence".into()))
             .unwrap_or_default()
@@ -60,13 +95,12 @@ impl MessageView {
                 || !message.list_id().is_empty()
                 || precedence.contains("bulk")
                 || precedence.contains("list"),
+            tracking_pixel: html.tracking_pixel,
+            hidden_text: html.hidden_letters >= HIDDEN_LETTERS,
+            quotes_self: quotes_sender(&parts.author, message),
             ..Facts::default()
         };
-        Self {
-            subject: normalize(subject),
-            body: normalize(&body),
-            facts,
-        }
+        Self::assemble(subject, &parts, facts)
     }
 
     fn from_raw(raw: &[u8]) -> Self {
@@ -75,27 +109,110 @@ impl MessageView {
             .split_once("\n\n")
             .or_else(|| text.split_once("\r\n\r\n"))
             .map_or(&*text, |(_, body)| body);
-        let mut unquoted = String::new();
-        push_unquoted(&mut unquoted, body);
+        let mut parts = Parts::default();
+        split::split(body, &mut parts);
+        let facts = Facts {
+            unparseable: true,
+            ..Facts::default()
+        };
+        Self::assemble("", &parts, facts)
+    }
+
+    /// Normalises the pieces and counts the disguises undone in what the
+    /// sender wrote now (not in what they quoted).
+    fn assemble(subject: &str, parts: &Parts, mut facts: Facts) -> Self {
+        let (subject, in_subject) = normalize_counting(subject);
+        let (body, in_body) = if facts.quotes_self {
+            normalize_counting(&format!("{}\n{}", parts.new, parts.quoted))
+        } else {
+            normalize_counting(&parts.new)
+        };
+        facts.obfuscations = in_subject.total() + in_body.total();
+        facts.obfuscated = facts.obfuscations >= OBFUSCATIONS;
         Self {
-            subject: String::new(),
-            body: normalize(&unquoted),
-            facts: Facts {
-                unparseable: true,
-                ..Facts::default()
-            },
+            subject,
+            body,
+            quoted: normalize(&parts.quoted),
+            signature: normalize(&parts.signature),
+            postscript: normalize(&parts.postscript),
+            facts,
         }
     }
 }
 
-/// Appends text without the lines quoted from earlier messages (`> …`): a
-/// reply that quotes a pitch is not itself a pitch.
-fn push_unquoted(out: &mut String, text: &str) {
-    for line in text.lines() {
-        if !line.trim_start().starts_with('>') {
-            out.push_str(line);
-            out.push('\n');
-        }
+/// Splits the text a reader sees into `parts`: the HTML alternative where
+/// there is one (a pitch may hide behind a harmless plain-text part), else
+/// the plain text. mail-parser lists plain parts without an HTML
+/// alternative among the HTML body parts too.
+fn read_body(message: &Message<'_>, html: &mut HtmlFacts, parts: &mut Parts) {
+    let part = |id: &u32| message.parts.get(*id as usize).map(|p| &p.body);
+    let shown: Vec<Cow<'_, str>> = message
+        .html_body
+        .iter()
+        .filter_map(|id| match part(id)? {
+            PartType::Text(text) => Some(Cow::Borrowed(text.as_ref())),
+            PartType::Html(source) => Some(Cow::Owned(html.read(source))),
+            _ => None,
+        })
+        .collect();
+    let plain: Vec<&str> = message
+        .text_body
+        .iter()
+        .filter_map(|id| match part(id)? {
+            PartType::Text(text) => Some(text.as_ref()),
+            _ => None,
+        })
+        .collect();
+    // An HTML part of images says little; its plain alternative says more.
+    let letters = |texts: &mut dyn Iterator<Item = &str>| {
+        texts
+            .map(|t| t.chars().filter(|c| c.is_alphabetic()).count())
+            .sum::<usize>()
+    };
+    let html_letters = letters(&mut shown.iter().map(|t| t.as_ref()));
+    if !shown.is_empty() && html_letters * 4 >= letters(&mut plain.iter().copied()) {
+        shown.iter().for_each(|text| split::split(text, parts));
+    } else if !message.text_body.is_empty() {
+        plain.iter().for_each(|text| split::split(text, parts));
+    } else if message.parts.len() == 1
+        && let Some(PartType::Text(text)) = part(&0)
+    {
+        // A single text part with a content type mail-parser could not
+        // read (`TEXT/PLAIN charset=US-ASCII`, no `;`) is filed as an
+        // attachment; it is still the whole message.
+        split::split(text, parts);
+    }
+}
+
+/// Whether the history's author line names the sender (address, or a
+/// display name long enough to be one): a cold sender chasing their own
+/// unanswered pitch quotes it below the nudge.
+fn quotes_sender(author: &str, message: &Message<'_>) -> bool {
+    let Some(sender) = message.from().and_then(|from| from.first()) else {
+        return false;
+    };
+    let author = author.to_lowercase();
+    let address = sender.address().unwrap_or_default().to_lowercase();
+    let name = sender.name().unwrap_or_default().trim().to_lowercase();
+    !author.is_empty()
+        && ((address.contains('@') && author.contains(&address))
+            || (name.len() >= 5 && author.contains(&name)))
+}
+
+/// What the HTML parts of a message hid.
+#[derive(Default)]
+struct HtmlFacts {
+    hidden_letters: usize,
+    tracking_pixel: bool,
+}
+
+impl HtmlFacts {
+    /// Converts one HTML part to visible text, noting what it hid.
+    fn read(&mut self, source: &str) -> String {
+        let html = html::to_text(source);
+        self.hidden_letters += html.hidden_letters;
+        self.tracking_pixel |= html.tracking_pixel;
+        html.text
     }
 }
 
@@ -108,99 +225,5 @@ fn is_reply_subject(subject: &str) -> bool {
     .any(|p| lower.starts_with(p))
 }
 
-/// Lower-cases, unifies typographic quotes and dashes, drops invisible
-/// characters and collapses whitespace to single spaces. Rule phrases are
-/// written in this form, and the rule loader checks that they are.
-pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut space = true;
-    for c in text.chars() {
-        let c = match c {
-            '\u{2018}' | '\u{2019}' | '\u{02bc}' | '`' | '\u{00b4}' => '\'',
-            '\u{201c}' | '\u{201d}' | '\u{00ab}' | '\u{00bb}' | '\u{201e}' => '"',
-            '\u{2010}'..='\u{2015}' => '-',
-            // Zero-width characters and soft hyphens hide inside words.
-            '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}' => continue,
-            c => c,
-        };
-        if c.is_whitespace() || c.is_control() {
-            if !space {
-                out.push(' ');
-                space = true;
-            }
-            continue;
-        }
-        out.extend(c.to_lowercase());
-        space = false;
-    }
-    if out.ends_with(' ') {
-        out.pop();
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalize_folds_case_space_and_typography() {
-        let cases = [
-            ("  We’d LOVE\tto\r\n partner ", "we'd love to partner"),
-            ("part\u{200b}ner\u{00ad}ship", "partnership"),
-            ("“quoted” — dash", "\"quoted\" - dash"),
-            ("ÉQUIPE Straße", "équipe straße"),
-            ("", ""),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(normalize(input), expected, "{input:?}");
-        }
-    }
-
-    #[test]
-    fn decodes_encoded_subject_and_html_body() {
-        let raw = b"Subject: =?UTF-8?B?UGFydG5lcnNoaXAgb3Bwb3J0dW5pdHk=?=\r\n\
-            Content-Type: text/html; charset=utf-8\r\n\r\n\
-            <p>We would <b>like</b> to partner</p>";
-        let view = MessageView::parse(raw, false);
-        assert_eq!(view.subject, "partnership opportunity");
-        assert!(
-            view.body.contains("we would like to partner"),
-            "{}",
-            view.body
-        );
-    }
-
-    #[test]
-    fn decodes_quoted_printable_and_latin1() {
-        let raw = b"Subject: x\nContent-Type: text/plain; charset=iso-8859-1\n\
-            Content-Transfer-Encoding: quoted-printable\n\n\
-            Gr=FC=DFe, wir m=F6chten kooperieren=\n n";
-        let view = MessageView::parse(raw, false);
-        assert_eq!(view.body, "grüße, wir möchten kooperieren n");
-    }
-
-    #[test]
-    fn leaves_out_quoted_reply_lines() {
-        let raw =
-            b"Subject: Re: hi\nIn-Reply-To: <a@b>\n\nThanks, no.\n> We would like to partner\n";
-        let view = MessageView::parse(raw, false);
-        assert_eq!(view.body, "thanks, no.");
-        assert!(view.facts.reply_subject && view.facts.references);
-    }
-
-    #[test]
-    fn detects_bulk_and_fake_reply_facts() {
-        let raw = b"Subject: RE: our call\nList-Unsubscribe: <mailto:u@example.com>\n\nHello";
-        let facts = MessageView::parse(raw, true).facts;
-        assert!(facts.reply_subject && !facts.references && facts.bulk && facts.truncated);
-    }
-
-    #[test]
-    fn garbage_still_gives_a_view() {
-        let view = MessageView::parse(b"", false);
-        assert!(view.facts.unparseable);
-        let view = MessageView::parse(&[0xff, 0xfe, b'\n', b'\n', b'o', b'k'], false);
-        assert!(view.body.ends_with("ok"), "{:?}", view.body);
-    }
-}
+mod tests;

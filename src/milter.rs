@@ -2,44 +2,58 @@
 //! its [`Decision`]. A callback never panics outward and never rejects
 //! because of our own failure: errors end in the configured `on_error`.
 //!
+//! In observe mode (`mode = "observe"`) everything happens except acting:
+//! a message over the reject threshold gets the headers and is accepted.
+//!
 //! Logging policy: error = cannot serve; warn = our failure on one message
 //! or a misbehaving MTA; info = one line per message; debug = each hit.
-//! Message content never appears above debug.
+//! Message content never appears above debug; addresses only as the
+//! `log_addresses` setting allows.
 
 use crate::{
     action::{Action, Decision},
-    config::OnError,
+    config::{Config, Mode, OnError},
     engine::Engine,
     listener::MilterListener,
+    logging::personal,
+    metrics::{ConnectionGuard, ErrorKind, MessageGuard, Metrics, Outcome},
     session::Session,
     skip::{SkipReason, envelope_address},
 };
 use indymilter::{
-    Actions, Callbacks, Context, ContextActions, EomContext, MacroStage, NegotiateContext,
-    ProtoOpts, SetErrorReply, SocketInfo, Status,
+    Actions, Callbacks, Context, ContextActions, EomContext, Listener, MacroStage,
+    NegotiateContext, ProtoOpts, SetErrorReply, SocketInfo, Status,
 };
 use std::{
     ffi::{CStr, CString},
     future::Future,
     io,
     net::IpAddr,
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, RwLock},
+    task::{self, Poll},
+    time::Instant,
 };
 use tracing::{debug, info, warn};
 
-/// The current runtime snapshot, replaced whole on reload. A message keeps
-/// the snapshot it started with.
+/// The current runtime snapshot, replaced whole on reload (a message keeps
+/// the snapshot it started with), and the metrics, which outlive reloads.
 #[derive(Debug)]
-pub struct Snapshots(RwLock<Arc<Engine>>);
+pub struct Snapshots {
+    current: RwLock<Arc<Engine>>,
+    metrics: Arc<Metrics>,
+}
 
 impl Snapshots {
     pub fn new(engine: Engine) -> Self {
-        Self(RwLock::new(Arc::new(engine)))
+        Self {
+            current: RwLock::new(Arc::new(engine)),
+            metrics: Arc::new(Metrics::new()),
+        }
     }
 
     /// The snapshot new messages use.
     pub fn current(&self) -> Arc<Engine> {
-        match self.0.read() {
+        match self.current.read() {
             Ok(engine) => Arc::clone(&engine),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
@@ -47,11 +61,15 @@ impl Snapshots {
 
     /// Installs a new snapshot for the messages that start from now on.
     pub fn replace(&self, engine: Engine) {
-        let mut slot = match self.0.write() {
+        let mut slot = match self.current.write() {
             Ok(slot) => slot,
             Err(poisoned) => poisoned.into_inner(),
         };
         *slot = Arc::new(engine);
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 }
 
@@ -64,6 +82,8 @@ pub struct Connection {
     can_skip: bool,
     client: Option<IpAddr>,
     message: Option<Message>,
+    /// Counts this connection as open while it lasts.
+    _open: Option<ConnectionGuard>,
 }
 
 /// Per-message state.
@@ -73,6 +93,8 @@ struct Message {
     session: Session,
     sender: String,
     skip: Option<SkipReason>,
+    /// Counts this message as in flight until it is decided or dropped.
+    _in_flight: MessageGuard,
 }
 
 impl Connection {
@@ -92,7 +114,10 @@ const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
     .union(ProtoOpts::NOREPLY_HEADER)
     .union(ProtoOpts::NOREPLY_EOH);
 
-/// Runs the milter on a bound listener until `shutdown` completes.
+/// Runs the milter on a bound listener until `shutdown` completes, then
+/// drains: the listening socket is closed at once (an MTA connecting now
+/// is refused and applies its milter_default_action), messages in flight
+/// get up to `shutdown_timeout` to finish, then every connection closes.
 pub async fn run(
     listener: MilterListener,
     snapshots: Arc<Snapshots>,
@@ -104,25 +129,85 @@ pub async fn run(
         actions: Actions::empty(),
         connection_timeout: engine.config.connection_timeout,
     };
-    indymilter::run(listener, callbacks(snapshots), config, shutdown).await
+    let gate = Gate(Arc::new(Mutex::new(Some(listener))));
+    let drained = drain(gate.clone(), Arc::clone(&snapshots), shutdown);
+    indymilter::run(gate, callbacks(snapshots), config, drained).await
+}
+
+/// Completes once `shutdown` has and the messages in flight are done (or
+/// `shutdown_timeout` has passed); indymilter then ends every session.
+async fn drain(gate: Gate, snapshots: Arc<Snapshots>, shutdown: impl Future) {
+    shutdown.await;
+    gate.close();
+    let metrics = snapshots.metrics();
+    let timeout = snapshots.current().config.service.shutdown_timeout;
+    let pending = metrics.in_flight();
+    if pending > 0 {
+        info!(
+            messages = pending,
+            "no longer accepting connections, waiting up to {}s for messages in flight",
+            timeout.as_secs()
+        );
+    }
+    if tokio::time::timeout(timeout, metrics.idle()).await.is_err() {
+        warn!(
+            messages = metrics.in_flight(),
+            "shutdown_timeout reached, closing connections with messages in flight"
+        );
+    }
+}
+
+/// The listening socket, shared so that shutdown can close it while
+/// indymilter still holds the listener.
+#[derive(Clone, Debug)]
+struct Gate(Arc<Mutex<Option<MilterListener>>>);
+
+impl Gate {
+    fn close(&self) {
+        let mut listener = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *listener = None;
+    }
+}
+
+impl Listener for Gate {
+    type Io = <MilterListener as Listener>::Io;
+
+    fn poll_accept(&mut self, cx: &mut task::Context<'_>) -> Poll<io::Result<Self::Io>> {
+        let mut listener = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match listener.as_mut() {
+            Some(listener) => listener.poll_accept(cx),
+            // Closed for shutdown: no connection comes any more.
+            None => Poll::Pending,
+        }
+    }
 }
 
 fn callbacks(snapshots: Arc<Snapshots>) -> Callbacks<Connection> {
+    let for_negotiate = Arc::clone(&snapshots);
+    let for_mail = Arc::clone(&snapshots);
     Callbacks::new()
-        .on_negotiate(|cx, actions, opts| Box::pin(async move { negotiate(cx, actions, opts) }))
+        .on_negotiate(move |cx, actions, opts| {
+            let open = for_negotiate.metrics().connection_opened();
+            Box::pin(async move { negotiate(cx, actions, opts, open) })
+        })
         .on_connect(|cx, _, socket| Box::pin(async move { connect(cx, socket) }))
         .on_mail(move |cx, args| {
-            let status = mail(cx, &snapshots, &args);
+            let status = mail(cx, &for_mail, &args);
             Box::pin(async move { status })
         })
         .on_header(|cx, name, value| Box::pin(async move { header(cx, &name, &value) }))
         .on_eoh(|cx| Box::pin(async move { eoh(cx) }))
         .on_body(|cx, chunk| Box::pin(async move { body(cx, &chunk) }))
-        .on_eom(|cx| Box::pin(eom(cx)))
+        .on_eom(move |cx| Box::pin(eom(cx, Arc::clone(&snapshots))))
         .on_abort(|cx| Box::pin(async move { abort(cx) }))
 }
 
-fn negotiate(cx: &mut NegotiateContext<Connection>, actions: Actions, opts: ProtoOpts) -> Status {
+fn negotiate(
+    cx: &mut NegotiateContext<Connection>,
+    actions: Actions,
+    opts: ProtoOpts,
+    open: ConnectionGuard,
+) -> Status {
     // Only what we use: add our headers, delete forged copies.
     cx.requested_actions = (Actions::ADD_HEADER | Actions::CHANGE_HEADER) & actions;
     let noreply = NOREPLY & opts;
@@ -138,6 +223,7 @@ fn negotiate(cx: &mut NegotiateContext<Connection>, actions: Actions, opts: Prot
     cx.data = Some(Connection {
         noreply,
         can_skip: cx.requested_opts.contains(ProtoOpts::SKIP),
+        _open: Some(open),
         ..Connection::default()
     });
     Status::Continue
@@ -170,6 +256,7 @@ fn mail(cx: &mut Context<Connection>, snapshots: &Snapshots, args: &[CString]) -
         engine,
         sender,
         skip,
+        _in_flight: snapshots.metrics().message_started(),
     });
     conn.reply(ProtoOpts::NOREPLY_MAIL)
 }
@@ -220,75 +307,128 @@ fn abort(cx: &mut Context<Connection>) -> Status {
     Status::Continue
 }
 
-async fn eom(cx: &mut EomContext<Connection>) -> Status {
+async fn eom(cx: &mut EomContext<Connection>, snapshots: Arc<Snapshots>) -> Status {
     let queue_id = macro_value(&cx.macros, c"i").unwrap_or_else(|| "NOQUEUE".into());
+    let metrics = snapshots.metrics();
     let Some(conn) = cx.data.as_mut() else {
         return Status::Accept;
     };
     let client = conn.client;
     let Some(message) = conn.message.take() else {
         warn!(%queue_id, "end of message without a message in progress");
+        metrics.error(ErrorKind::Protocol);
         return Status::Accept;
     };
-    let on_error = message.engine.config.on_error;
-    match finish(cx, &message, &queue_id, client).await {
-        Ok(status) => status,
-        Err(reason) => {
-            warn!(%queue_id, "cannot judge message, {}: {reason}", on_error_label(on_error));
-            match on_error {
-                OnError::Accept => Status::Accept,
-                OnError::Tempfail => Status::Tempfail,
-            }
+    let config = &message.engine.config;
+    let (mode, on_error) = (config.mode, config.on_error);
+    match finish(cx, &message, &queue_id, client, metrics).await {
+        Ok((status, outcome)) => {
+            metrics.message(outcome, mode);
+            status
+        }
+        Err(failure) => {
+            metrics.error(failure.kind);
+            metrics.message(Outcome::Error, mode);
+            // Observe mode never acts, not even with a temporary failure.
+            let status = match (mode, on_error) {
+                (Mode::Enforce, OnError::Tempfail) => Status::Tempfail,
+                _ => Status::Accept,
+            };
+            warn!(%queue_id, "cannot judge message, {}: {}", on_error_label(&status), failure.reason);
+            status
         }
     }
 }
 
+/// Why a message could not be finished, for the log and the error metric.
+struct Failure {
+    kind: ErrorKind,
+    reason: String,
+}
+
+impl Failure {
+    fn mta(reason: String) -> Self {
+        Self {
+            kind: ErrorKind::MtaAction,
+            reason,
+        }
+    }
+}
+
+/// Judges (unless skipped) and acts; returns the reply and what was done.
 async fn finish(
     cx: &mut EomContext<Connection>,
     message: &Message,
     queue_id: &str,
     client: Option<IpAddr>,
-) -> Result<Status, String> {
+    metrics: &Metrics,
+) -> Result<(Status, Outcome), Failure> {
+    let config = &message.engine.config;
     let decision = match &message.skip {
         Some(reason) => {
-            info!(%queue_id, client = %show(client), from = %message.sender, "not scored: {reason}");
+            log_skip(reason, queue_id, client, &message.sender, config);
             None
         }
-        None => Some(message.session.judge(&message.engine)?),
+        None => Some(judge(message, metrics)?),
     };
     // Forged verdicts go first, whether or not we add our own.
     for (name, index) in message.session.forged_headers() {
         cx.actions
             .change_header(name, index, None::<CString>)
             .await
-            .map_err(|e| format!("cannot delete forged header: {e}"))?;
+            .map_err(|e| Failure::mta(format!("cannot delete forged header: {e}")))?;
     }
     let Some(decision) = decision else {
-        return Ok(Status::Accept);
+        return Ok((Status::Accept, Outcome::Skip));
     };
-    log_decision(&decision, queue_id, client, &message.sender);
-    if let (Action::Reject, Some(reply)) = (decision.action, &decision.reply) {
+    log_decision(&decision, queue_id, client, &message.sender, config);
+    if let (Action::Reject, Some(reply), Mode::Enforce) =
+        (decision.action, &decision.reply, config.mode)
+    {
         cx.reply
             .set_error_reply(&reply.code, Some(&reply.enhanced), [reply.text.as_str()])
-            .map_err(|e| format!("invalid reject reply: {e}"))?;
-        return Ok(Status::Reject);
+            .map_err(|e| Failure::mta(format!("invalid reject reply: {e}")))?;
+        return Ok((Status::Reject, Outcome::Reject));
     }
     for (name, value) in &decision.headers {
         cx.actions
             .add_header(name.as_str(), value.as_str())
             .await
-            .map_err(|e| format!("cannot add header {name}: {e}"))?;
+            .map_err(|e| Failure::mta(format!("cannot add header {name}: {e}")))?;
     }
-    Ok(Status::Accept)
+    Ok((Status::Accept, decision.action.into()))
 }
 
-fn log_decision(decision: &Decision, queue_id: &str, client: Option<IpAddr>, sender: &str) {
+/// Scores a message with its snapshot, timing it for the metrics.
+fn judge(message: &Message, metrics: &Metrics) -> Result<Decision, Failure> {
+    let started = Instant::now();
+    let decision = message
+        .session
+        .judge(&message.engine)
+        .map_err(|reason| Failure {
+            kind: ErrorKind::Scan,
+            reason,
+        })?;
+    let tests = decision.hits.iter().map(|hit| hit.name.as_str());
+    metrics.scanned(decision.score, started.elapsed(), tests);
+    Ok(decision)
+}
+
+fn log_decision(
+    decision: &Decision,
+    queue_id: &str,
+    client: Option<IpAddr>,
+    sender: &str,
+    config: &Config,
+) {
+    let reveal = config.logging.addresses;
     info!(
         %queue_id,
-        client = %show(client),
-        from = %sender,
+        client = %client_shown(client, reveal),
+        from = %personal(sender, reveal),
         score = format_args!("{:.2}", decision.score),
         action = %decision.action.as_str(),
+        mode = %config.mode.as_str(),
         tests = %decision.top_tests(5),
     );
     for hit in &decision.hits {
@@ -296,15 +436,45 @@ fn log_decision(decision: &Decision, queue_id: &str, client: Option<IpAddr>, sen
     }
 }
 
-fn on_error_label(on_error: OnError) -> &'static str {
-    match on_error {
-        OnError::Accept => "accepting it unmodified",
-        OnError::Tempfail => "tempfailing it",
+fn log_skip(
+    reason: &SkipReason,
+    queue_id: &str,
+    client: Option<IpAddr>,
+    sender: &str,
+    config: &Config,
+) {
+    let reveal = config.logging.addresses;
+    // The reason names a user, address or sender: personal data too.
+    let why = match (reveal, reason) {
+        (true, _) => reason.to_string(),
+        (false, SkipReason::Authenticated(_)) => "authenticated sender".into(),
+        (false, SkipReason::TrustedNetwork(_)) => "trusted network client".into(),
+        (false, SkipReason::AllowedSender(_)) => "allowlisted sender".into(),
+    };
+    info!(
+        %queue_id,
+        client = %client_shown(client, reveal),
+        from = %personal(sender, reveal),
+        action = %Outcome::Skip.as_str(),
+        mode = %config.mode.as_str(),
+        "not scored: {why}"
+    );
+}
+
+fn on_error_label(status: &Status) -> &'static str {
+    match status {
+        Status::Tempfail => "tempfailing it",
+        _ => "accepting it unmodified",
     }
 }
 
-fn show(client: Option<IpAddr>) -> String {
-    client.map_or_else(|| "unix".to_owned(), |ip| ip.to_string())
+/// The SMTP client's address as logged; "unix" when the MTA reported a
+/// local (unix socket) client.
+fn client_shown(client: Option<IpAddr>, reveal: bool) -> String {
+    client.map_or_else(
+        || "unix".to_owned(),
+        |ip| personal(&ip.to_string(), reveal).to_string(),
+    )
 }
 
 fn macro_value(macros: &indymilter::Macros, name: &CStr) -> Option<String> {

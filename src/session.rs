@@ -98,6 +98,11 @@ impl Session {
         self.truncated
     }
 
+    /// The message as the scorer sees it.
+    pub fn view(&self) -> crate::message::MessageView {
+        crate::message::MessageView::parse(&self.buffer, self.truncated)
+    }
+
     /// Judges the message with a snapshot. A panic in the scoring core (or
     /// in the MIME parser below it) becomes an error for this message alone.
     pub fn judge(&self, engine: &Engine) -> Result<Decision, String> {

@@ -9,8 +9,8 @@ use crate::{
 };
 use serde::Serialize;
 use std::{
-    io::{self, Read, Write},
-    path::{Path, PathBuf},
+    io::{self, Write},
+    path::PathBuf,
 };
 
 /// Output format.
@@ -44,7 +44,7 @@ pub fn run(engine: &Engine, paths: &[PathBuf], format: Format, out: &mut impl Wr
     let mut flagged = false;
     let mut failed = false;
     for path in paths {
-        let result = for_each_message(path, &mut |name, raw| {
+        let result = super::for_each_message(path, &mut |name, raw| {
             let session = Session::from_bytes(raw, engine.config.max_scan_bytes);
             let decision = session.judge(engine).map_err(io::Error::other)?;
             flagged |= decision.verdict == Verdict::Pitch;
@@ -60,39 +60,6 @@ pub fn run(engine: &Engine, paths: &[PathBuf], format: Format, out: &mut impl Wr
         (false, true) => EXIT_FLAGGED,
         (false, false) => EXIT_OK,
     }
-}
-
-/// Calls `f` with each message at `path`: a file, `-` for standard input,
-/// or a directory searched recursively for `*.eml` in name order. An
-/// unreadable file inside a directory is reported and skipped.
-fn for_each_message(
-    path: &Path,
-    f: &mut dyn FnMut(&str, &[u8]) -> io::Result<()>,
-) -> io::Result<()> {
-    if path == Path::new("-") {
-        let mut raw = Vec::new();
-        io::stdin().read_to_end(&mut raw)?;
-        return f("-", &raw);
-    }
-    if !path.is_dir() {
-        return f(&path.display().to_string(), &std::fs::read(path)?);
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<io::Result<_>>()?;
-    entries.sort();
-    let mut result = Ok(());
-    for entry in entries {
-        let is_eml = entry.extension().is_some_and(|e| e == "eml");
-        if !(entry.is_dir() || is_eml) {
-            continue;
-        }
-        if let Err(e) = for_each_message(&entry, f) {
-            eprintln!("pitchfork: {}: {e}", entry.display());
-            result = Err(io::Error::other("some files could not be read"));
-        }
-    }
-    result
 }
 
 fn write_verdict(

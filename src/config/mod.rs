@@ -2,10 +2,14 @@
 //! [`Config`]. Every error names the key it concerns; all validation errors
 //! are reported at once.
 
+mod account;
 mod raw;
+mod service;
 mod socket;
 
-pub use raw::{OnError, RawConfig};
+pub use account::{Group, User};
+pub use raw::{LogFormat, Mode, OnError, RawConfig};
+pub use service::{Logging, Service};
 pub use socket::SocketSpec;
 
 use ipnet::IpNet;
@@ -27,7 +31,16 @@ pub struct Config {
     pub on_error: OnError,
     /// Rule file to load; `None` means the rules built into the binary.
     pub rules_file: Option<std::path::PathBuf>,
+    /// Whether the learned model re-weighs the tests (else rule weights).
+    pub model: bool,
+    /// Model file to load; `None` means the model built into the binary.
+    pub model_file: Option<std::path::PathBuf>,
     pub log_level: String,
+    pub logging: Logging,
+    /// Enforce verdicts, or only observe them.
+    pub mode: Mode,
+    /// Process settings: socket ownership, user, shutdown, metrics.
+    pub service: Service,
     pub thresholds: Thresholds,
     pub status_headers: bool,
     pub reject_reply: Reply,
@@ -165,6 +178,10 @@ impl Config {
         );
         let networks = parse_networks(&raw.skip.trusted_networks, &mut errors);
         let senders = parse_senders(&raw.skip.senders, &mut errors);
+        // All other keys are checked by now: no error is hidden by this.
+        let Some(service) = service::validate(raw, &mut errors) else {
+            return Err(errors);
+        };
         match (socket, socket_mode, reply) {
             (Ok(socket), Some(socket_mode), Ok(reject_reply)) if errors.is_empty() => Ok(Self {
                 socket,
@@ -174,7 +191,12 @@ impl Config {
                 max_scan_bytes: usize::try_from(raw.max_scan_bytes).unwrap_or(usize::MAX),
                 on_error: raw.on_error,
                 rules_file: (!raw.rules_file.is_empty()).then(|| raw.rules_file.clone().into()),
+                model: raw.model,
+                model_file: (!raw.model_file.is_empty()).then(|| raw.model_file.clone().into()),
                 log_level: raw.log_level.clone(),
+                logging: Logging::from_raw(raw),
+                mode: raw.mode,
+                service,
                 thresholds: Thresholds {
                     flag: raw.thresholds.flag,
                     reject: raw.thresholds.reject,
@@ -207,7 +229,11 @@ pub fn parse_raw(text: &str) -> Result<RawConfig, Vec<ConfigError>> {
             Err(e) => {
                 let path = e.path().to_string();
                 let path = if path == "." { String::new() } else { path };
-                errors.push(error(&path, e.into_inner().to_string()));
+                // The deserialiser appends "in `path`" on a line of its
+                // own; the path is already the key, and a log line is one.
+                let reason = e.into_inner().to_string();
+                let reason = reason.lines().next().unwrap_or_default().trim_end();
+                errors.push(error(&path, reason));
                 if !remove_key(&mut table, &path) {
                     return Err(errors);
                 }

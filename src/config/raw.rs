@@ -14,18 +14,61 @@ pub enum OnError {
     Tempfail,
 }
 
+/// Whether verdicts are acted on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Add headers and reject as configured.
+    #[default]
+    Enforce,
+    /// Score, log, count and add headers, but never reject or tempfail.
+    Observe,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enforce => "enforce",
+            Self::Observe => "observe",
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `key=value` lines for people and syslog.
+    #[default]
+    Text,
+    /// One JSON object per line for log collectors.
+    Json,
+}
+
 /// Top-level keys of `pitchfork.toml`.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
     pub socket: String,
     pub socket_mode: String,
+    pub socket_owner: String,
+    pub socket_group: String,
+    pub user: String,
+    pub group: String,
+    pub allow_root: bool,
     pub max_connections: usize,
     pub connection_timeout: u64,
+    pub shutdown_timeout: u64,
+    pub mode: Mode,
     pub max_scan_bytes: u64,
     pub on_error: OnError,
     pub rules_file: String,
+    pub model: bool,
+    pub model_file: String,
     pub log_level: String,
+    pub log_format: LogFormat,
+    pub log_addresses: bool,
+    pub metrics_listen: String,
     pub thresholds: RawThresholds,
     pub headers: RawHeaders,
     pub reject: RawReject,
@@ -37,14 +80,29 @@ impl Default for RawConfig {
         Self {
             socket: "inet:8895@127.0.0.1".into(),
             socket_mode: "0660".into(),
+            socket_owner: String::new(),
+            socket_group: String::new(),
+            user: String::new(),
+            group: String::new(),
+            allow_root: false,
             max_connections: 100,
             // Postfix's milter_content_timeout is 300s; a silent MTA beyond
             // that has given up on us anyway.
             connection_timeout: 300,
+            // Judging takes milliseconds; what a message in flight waits
+            // for is the MTA sending the rest of it. Past this the MTA
+            // applies milter_default_action and the sender retries.
+            shutdown_timeout: 10,
+            mode: Mode::Enforce,
             max_scan_bytes: 1024 * 1024,
             on_error: OnError::Accept,
             rules_file: String::new(),
+            model: true,
+            model_file: String::new(),
             log_level: "info".into(),
+            log_format: LogFormat::Text,
+            log_addresses: false,
+            metrics_listen: String::new(),
             thresholds: RawThresholds::default(),
             headers: RawHeaders::default(),
             reject: RawReject::default(),

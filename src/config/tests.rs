@@ -97,12 +97,64 @@ fn errors_name_the_key_path() {
             "not an address",
         ),
         ("this is not toml", "", "not valid TOML"),
+        ("mode = \"loud\"", "mode", "unknown variant"),
+        ("log_format = \"xml\"", "log_format", "unknown variant"),
+        (
+            "metrics_listen = \"9895\"",
+            "metrics_listen",
+            "ADDRESS:PORT",
+        ),
+        ("user = \"no-such-user-pf\"", "user", "no user"),
+        (
+            "socket_owner = \"no-such-user-pf\"",
+            "socket_owner",
+            "no user",
+        ),
+        (
+            "socket_group = \"no-such-group-pf\"",
+            "socket_group",
+            "no group",
+        ),
+        ("group = \"root\"", "group", "needs `user`"),
+        ("shutdown_timeout = -1", "shutdown_timeout", "invalid value"),
     ];
     for (text, path, reason) in cases {
         let errors = Config::parse(text).unwrap_err();
         assert_eq!(errors[0].path, path, "{text}");
         assert!(errors[0].reason.contains(reason), "{text}: {}", errors[0]);
     }
+}
+
+#[test]
+fn daemon_keys_become_settings() {
+    let text = "mode = \"observe\"\nlog_format = \"json\"\nlog_addresses = true\n\
+                user = \"root\"\ngroup = \"root\"\nsocket_owner = \"root\"\n\
+                allow_root = true\nshutdown_timeout = 3\n\
+                metrics_listen = \"[::1]:9895\"";
+    let config = Config::parse(text).unwrap();
+    assert_eq!(config.mode, Mode::Observe);
+    assert_eq!(
+        config.logging,
+        Logging {
+            format: LogFormat::Json,
+            addresses: true
+        }
+    );
+    let service = &config.service;
+    assert_eq!(service.user.as_ref().map(|u| (u.uid, u.gid)), Some((0, 0)));
+    assert_eq!(service.group.as_ref().map(|g| g.gid), Some(0));
+    assert_eq!(service.socket_owner.as_ref().map(|u| u.uid), Some(0));
+    assert_eq!(service.socket_group, None);
+    assert!(service.allow_root);
+    assert_eq!(service.shutdown_timeout, Duration::from_secs(3));
+    assert_eq!(service.metrics_listen, Some("[::1]:9895".parse().unwrap()));
+
+    let defaults = Config::parse("").unwrap();
+    assert_eq!(defaults.mode, Mode::Enforce);
+    assert_eq!(defaults.service.user, None);
+    assert_eq!(defaults.service.metrics_listen, None);
+    assert_eq!(defaults.service.shutdown_timeout, Duration::from_secs(10));
+    assert!(!defaults.service.allow_root && !defaults.logging.addresses);
 }
 
 #[test]

@@ -2,8 +2,13 @@
 //! each hit contributes its weight, and the sum is the score. Pure and
 //! synchronous: the daemon and `pitchfork check` call the same code.
 
+pub mod category;
+pub mod features;
+pub mod model;
 mod rules;
+pub mod train;
 
+pub use model::Model;
 pub use rules::{Condition, DEFAULT_RULES, RuleSet, Scope, Test};
 
 use crate::message::MessageView;
@@ -25,6 +30,13 @@ pub enum Detector {
     InThread,
     /// Bulk or list mail (`List-Unsubscribe`, `Precedence: bulk`).
     BulkMail,
+    /// Normalisation undid disguises: look-alike letters, spaced-out
+    /// letters, leetspeak, invisible characters inside words.
+    Obfuscated,
+    /// The HTML hides text from the reader.
+    HiddenText,
+    /// A 1×1, zero-sized or hidden remote image.
+    TrackingPixel,
 }
 
 impl Detector {
@@ -36,6 +48,9 @@ impl Detector {
             Self::FakeReply => facts.reply_subject && !facts.references,
             Self::InThread => facts.reply_subject && facts.references,
             Self::BulkMail => facts.bulk,
+            Self::Obfuscated => facts.obfuscated,
+            Self::HiddenText => facts.hidden_text,
+            Self::TrackingPixel => facts.tracking_pixel,
         }
     }
 }
@@ -57,6 +72,8 @@ pub struct Evaluation {
     pub score: f64,
     /// Sorted by contribution, largest first.
     pub hits: Vec<Hit>,
+    /// The kind of pitch, should this be one (see [`category`]).
+    pub category: &'static str,
 }
 
 impl RuleSet {
@@ -75,21 +92,24 @@ impl RuleSet {
                 evidence[i] = Some(None);
             }
         }
-        self.evaluation(evidence)
+        Evaluation {
+            category: self.categories.classify(view),
+            ..self.evaluation(evidence)
+        }
     }
 
     fn match_phrases(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
         for (scope, text) in [(Scope::Subject, &view.subject), (Scope::Body, &view.body)] {
-            for m in self.phrases.find_overlapping_iter(text.as_str()) {
+            rules::each_match(&self.phrases, text, |m| {
                 let info = self.phrase_info[m.pattern().as_usize()];
                 if evidence[info.test].is_some() || !in_scope(&self.tests[info.test], scope) {
-                    continue;
+                    return;
                 }
                 if at_word_boundaries(text, m.start(), m.end(), info.prefix) {
                     let end = word_end(text, m.end());
                     evidence[info.test] = Some(Some(text[m.start()..end].to_owned()));
                 }
-            }
+            });
         }
     }
 
@@ -105,7 +125,7 @@ impl RuleSet {
     }
 
     fn evaluation(&self, evidence: Vec<Option<Option<String>>>) -> Evaluation {
-        let mut hits: Vec<Hit> = self
+        let hits: Vec<Hit> = self
             .tests
             .iter()
             .zip(evidence)
@@ -118,17 +138,23 @@ impl RuleSet {
             })
             .filter(|hit| hit.score != 0.0)
             .collect();
-        hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.name.cmp(&b.name))
-        });
-        let total: f64 = hits.iter().map(|h| h.score).sum();
-        Evaluation {
-            // `+ 0.0` turns the -0.0 of an empty sum into 0.0.
-            score: (total * 100.0).round() / 100.0 + 0.0,
-            hits,
-        }
+        sorted_evaluation(hits)
+    }
+}
+
+/// Sorts hits by contribution and sums them into a score.
+pub(crate) fn sorted_evaluation(mut hits: Vec<Hit>) -> Evaluation {
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    let total: f64 = hits.iter().map(|h| h.score).sum();
+    Evaluation {
+        // `+ 0.0` turns the -0.0 of an empty sum into 0.0.
+        score: (total * 100.0).round() / 100.0 + 0.0,
+        hits,
+        category: "other",
     }
 }
 

@@ -1,9 +1,16 @@
 //! The rule file: named tests with weights, read from TOML and compiled once
 //! into one Aho-Corasick automaton and one `RegexSet`.
 
-use super::Detector;
+use super::{
+    Detector,
+    category::{Categories, RawCategory},
+};
 use crate::config::ConfigError;
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{
+    Input, Match, MatchKind,
+    automaton::{Automaton, OverlappingState},
+    dfa::DFA,
+};
 use regex::RegexSet;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -20,6 +27,8 @@ struct RawRules {
     format: u32,
     #[serde(rename = "test", default)]
     tests: Vec<RawTest>,
+    #[serde(rename = "category", default)]
+    categories: Vec<RawCategory>,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +46,12 @@ struct RawTest {
     detector: Option<Detector>,
     #[serde(default)]
     all: Vec<String>,
+    #[serde(default = "yes")]
+    learn: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Which part of the message a phrase or pattern test reads.
@@ -69,6 +84,9 @@ pub struct Test {
     pub score: f64,
     pub description: String,
     pub condition: Condition,
+    /// Whether training may change the weight (`learn = false` in the rule
+    /// file keeps it as written, for signals the corpus misrepresents).
+    pub learn: bool,
 }
 
 /// A phrase in the automaton: the test it belongs to and whether it may be
@@ -83,7 +101,9 @@ pub(super) struct PhraseInfo {
 #[derive(Clone, Debug)]
 pub struct RuleSet {
     pub tests: Vec<Test>,
-    pub(super) phrases: AhoCorasick,
+    /// The pitch categories for `X-Pitchfork-Category`.
+    pub categories: Categories,
+    pub(super) phrases: DFA,
     pub(super) phrase_info: Vec<PhraseInfo>,
     pub(super) patterns: RegexSet,
     pub(super) pattern_test: Vec<usize>,
@@ -111,7 +131,8 @@ impl RuleSet {
         for (i, test) in raw.tests.into_iter().enumerate() {
             builder.add(i, test);
         }
-        builder.finish()
+        let categories = Categories::compile(raw.categories, &mut builder.errors);
+        builder.finish(categories)
     }
 
     /// The test with this name, if any.
@@ -171,6 +192,7 @@ impl Builder {
             score: raw.score,
             description: raw.description,
             condition,
+            learn: raw.learn,
         });
     }
 
@@ -240,14 +262,13 @@ impl Builder {
         (indices.len() == names.len()).then_some(indices)
     }
 
-    fn finish(mut self) -> Result<RuleSet, Vec<ConfigError>> {
-        let phrases = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(&self.phrases);
+    fn finish(mut self, categories: Categories) -> Result<RuleSet, Vec<ConfigError>> {
+        let phrases = phrase_automaton(&self.phrases);
         let patterns = RegexSet::new(&self.patterns);
         match (phrases, patterns) {
             (Ok(phrases), Ok(patterns)) if self.errors.is_empty() => Ok(RuleSet {
                 tests: self.tests,
+                categories,
                 phrases,
                 phrase_info: self.phrase_info,
                 patterns,
@@ -262,6 +283,34 @@ impl Builder {
                 }
                 Err(self.errors)
             }
+        }
+    }
+}
+
+/// The automaton for a list of phrases. A DFA used through its own type:
+/// overlapping search over every message is the hottest loop of scoring,
+/// and `AhoCorasick`'s default (an NFA for this many phrases, called
+/// through a trait object) was several times slower. Built once per load.
+pub(super) fn phrase_automaton(phrases: &[String]) -> Result<DFA, aho_corasick::BuildError> {
+    DFA::builder()
+        .match_kind(MatchKind::Standard)
+        .build(phrases)
+}
+
+/// Calls `found` with every match of the phrases in `text`, overlapping
+/// ones included, in order of their end.
+pub(super) fn each_match(phrases: &DFA, text: &str, mut found: impl FnMut(Match)) {
+    let input = Input::new(text);
+    let mut state = OverlappingState::start();
+    loop {
+        // Only a DFA built with a size limit or a start-kind restriction
+        // can fail; ours has neither.
+        if phrases.try_find_overlapping(&input, &mut state).is_err() {
+            return;
+        }
+        match state.get_match() {
+            Some(m) => found(m),
+            None => return,
         }
     }
 }

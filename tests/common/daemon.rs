@@ -21,7 +21,13 @@ pub struct Daemon {
     child: Option<Child>,
     endpoint: Endpoint,
     log: PathBuf,
+    config: PathBuf,
+    socket_line: String,
 }
+
+/// Tests run as root in CI; serving as root must then be allowed (a test
+/// that wants the daemon to drop privileges sets `user`, which wins).
+const ALLOW_ROOT: &str = "allow_root = true";
 
 impl Daemon {
     /// Starts the daemon with `extra` appended to a config whose socket is
@@ -33,39 +39,110 @@ impl Daemon {
             "socket = \"unix:{}\"\nsocket_mode = \"0666\"",
             socket.display()
         );
-        Self::spawn(dir, &line, extra, Endpoint::Unix(socket))
+        Self::spawn(dir, &line, extra, Endpoint::Unix(socket), Some(DEBUG))
     }
 
     /// Starts the daemon on a free TCP port on 127.0.0.1.
     pub fn start_inet(dir: &Path, extra: &str) -> Daemon {
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        let addr = free_port();
         let line = format!("socket = \"inet:{}@127.0.0.1\"", addr.port());
-        Self::spawn(dir, &line, extra, Endpoint::Inet(addr))
+        Self::spawn(dir, &line, extra, Endpoint::Inet(addr), Some(DEBUG))
     }
 
-    fn spawn(dir: &Path, socket_line: &str, extra: &str, endpoint: Endpoint) -> Daemon {
+    /// Starts the daemon on a free TCP port without `RUST_LOG`, so that
+    /// `log_level` decides what is logged.
+    pub fn start_inet_without_rust_log(dir: &Path, extra: &str) -> Daemon {
+        let addr = free_port();
+        let line = format!("socket = \"inet:{}@127.0.0.1\"", addr.port());
+        Self::spawn(dir, &line, extra, Endpoint::Inet(addr), None)
+    }
+
+    fn spawn(
+        dir: &Path,
+        socket_line: &str,
+        extra: &str,
+        endpoint: Endpoint,
+        rust_log: Option<&str>,
+    ) -> Daemon {
         let config = dir.join("pitchfork.toml");
-        let text = format!("{socket_line}\n{extra}\n");
-        std::fs::write(&config, text).unwrap();
+        std::fs::write(&config, format!("{socket_line}\n{ALLOW_ROOT}\n{extra}\n")).unwrap();
         let log = dir.join("pitchfork.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_pitchfork"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "pitchfork=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let child = serve(&config, &log, rust_log);
         let mut daemon = Daemon {
             child: Some(child),
             endpoint,
             log,
+            config,
+            socket_line: socket_line.to_owned(),
         };
         daemon.wait_until_listening();
         daemon
+    }
+
+    /// Runs `pitchfork serve` on exactly `config` (nothing added) and waits
+    /// for it to exit, for configurations it must refuse. Returns the exit
+    /// status and what it logged.
+    pub fn run_to_exit(dir: &Path, config: &str) -> (std::process::ExitStatus, String) {
+        let path = dir.join("pitchfork.toml");
+        std::fs::write(&path, config).unwrap();
+        let log = dir.join("pitchfork.log");
+        let mut child = serve(&path, &log, Some(DEBUG));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("pitchfork kept running on:\n{config}");
+            }
+            sleep(Duration::from_millis(20));
+        };
+        (status, std::fs::read_to_string(&log).unwrap_or_default())
+    }
+
+    /// Replaces the configuration file (same socket) without telling the
+    /// daemon; [`Daemon::signal`] `"HUP"` makes it reload.
+    pub fn rewrite_config(&self, extra: &str) {
+        let text = format!("{}\n{ALLOW_ROOT}\n{extra}\n", self.socket_line);
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends a signal by name (`"HUP"`, `"TERM"`, …).
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} {pid} failed");
+    }
+
+    /// Waits until the log has at least `count` lines containing `needle`;
+    /// panics with the log after 10 s.
+    pub fn wait_for_log(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.log().lines().filter(|l| l.contains(needle)).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "no {count} log lines with {needle:?}:\n{}",
+                self.log()
+            );
+            sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The TCP address, if the daemon listens on one.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        match &self.endpoint {
+            Endpoint::Inet(addr) => Some(*addr),
+            Endpoint::Unix(_) => None,
+        }
     }
 
     fn wait_until_listening(&mut self) {
@@ -125,6 +202,40 @@ impl Daemon {
             Endpoint::Inet(_) => None,
         }
     }
+}
+
+/// The `RUST_LOG` daemons get unless a test wants `log_level` to decide.
+const DEBUG: &str = "pitchfork=debug";
+
+/// Starts `pitchfork serve --config CONFIG` logging to `log`.
+fn serve(config: &Path, log: &Path, rust_log: Option<&str>) -> Child {
+    let mut command = Command::new(binary());
+    command.args(["serve", "--config"]).arg(config);
+    match rust_log {
+        Some(filter) => command.env("RUST_LOG", filter),
+        None => command.env_remove("RUST_LOG"),
+    };
+    command
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// The `pitchfork` under test: `$PITCHFORK_BIN` when set (CI points it at
+/// the installed package, started the way its systemd unit would), else the
+/// binary cargo just built.
+fn binary() -> PathBuf {
+    std::env::var_os("PITCHFORK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pitchfork")))
 }
 
 impl Drop for Daemon {

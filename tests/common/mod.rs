@@ -4,5 +4,8 @@
 //! it, so unused-item warnings would be noise.
 #![allow(dead_code)]
 
+pub mod client;
 pub mod daemon;
+pub mod dovecot;
 pub mod postfix;
+pub mod sendmail;

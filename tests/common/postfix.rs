@@ -126,13 +126,19 @@ impl Postfix {
     ///
     /// Panics, with the Postfix log, when Postfix does not come up.
     pub fn start(milter: &str) -> Postfix {
+        Self::start_with(milter, "")
+    }
+
+    /// Like [`Postfix::start`], with `extra` appended to main.cf (e.g.
+    /// `virtual_transport = lmtp:unix:/path` to deliver through LMTP).
+    pub fn start_with(milter: &str, extra: &str) -> Postfix {
         // Built before anything runs so that a panic below still stops
         // whatever did start, through Drop.
         let postfix = Postfix {
             dir: short_tempdir("pf"),
             port: free_port(),
         };
-        postfix.write_config(milter);
+        postfix.write_config(milter, extra);
         postfix.boot();
         postfix
     }
@@ -260,7 +266,7 @@ impl Postfix {
         )
     }
 
-    fn write_config(&self, milter: &str) {
+    fn write_config(&self, milter: &str, extra: &str) {
         // The queue must belong to root with mode 0755; `postfix start`
         // creates its subdirectories and the data directory itself.
         for dir in [self.etc_dir(), self.queue_dir(), self.mail_base()] {
@@ -271,7 +277,7 @@ impl Postfix {
         std::os::unix::fs::chown(self.mail_base(), Some(MAIL_UID), Some(MAIL_UID))
             .expect("chown Maildir base");
         let etc = self.etc_dir();
-        write_backdated(&etc.join("main.cf"), &self.main_cf(milter));
+        write_backdated(&etc.join("main.cf"), &(self.main_cf(milter) + extra));
         write_backdated(&etc.join("master.cf"), &self.master_cf());
         // Trailing `/` = Maildir. virtual(8) forbids `$1` substitution here,
         // so all recipients share one Maildir (each copy has Delivered-To).
@@ -373,6 +379,7 @@ error      unix  - - n - - error
 retry      unix  - - n - - error
 discard    unix  - - n - - discard
 virtual    unix  - n n - - virtual
+lmtp       unix  - - n - - lmtp
 anvil      unix  - - n - 1 anvil
 scache     unix  - - n - 1 scache
 # Every Postfix program sends its log lines to postlogd when
@@ -477,12 +484,12 @@ impl Drop for Postfix {
 
 /// Picks a free loopback port. Another process could take it before Postfix
 /// binds it, but on a test machine that is rare enough.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
 }
 
-fn set_mode(path: &Path, mode: u32) {
+pub fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
@@ -499,13 +506,13 @@ fn write_backdated(path: &Path, contents: &str) {
         .expect("back-date Postfix config");
 }
 
-fn transcript(output: &Output) -> String {
+pub fn transcript(output: &Output) -> String {
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     text
 }
 
-fn list_files(dir: &Path) -> Vec<PathBuf> {
+pub fn list_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -536,7 +543,7 @@ fn proc_stat(pid: u32) -> Option<(char, u32)> {
     Some((state, ppid))
 }
 
-fn children_of(parent: u32) -> Vec<u32> {
+pub fn children_of(parent: u32) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -552,7 +559,7 @@ fn is_gone(pid: u32) -> bool {
     proc_stat(pid).is_none_or(|(state, _)| matches!(state, 'Z' | 'X'))
 }
 
-fn wait_until_gone(pids: &[u32], timeout: Duration) -> bool {
+pub fn wait_until_gone(pids: &[u32], timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while !pids.iter().all(|&pid| is_gone(pid)) {
         if Instant::now() > deadline {
@@ -564,7 +571,7 @@ fn wait_until_gone(pids: &[u32], timeout: Duration) -> bool {
 }
 
 /// std has no kill(2); the `kill` program is always there.
-fn signal(pid: u32, name: &str) {
+pub fn signal(pid: u32, name: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{name}"))
         .arg(pid.to_string())

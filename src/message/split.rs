@@ -1,0 +1,428 @@
+//! Splits the text of a message into what the sender wrote now and what it
+//! carries along: quoted replies and forwarded messages (left out of the
+//! body, since a reply quoting a pitch is not a pitch), the signature and
+//! the postscript (kept in the body, and also found on their own). Works on
+//! lines of decoded text, before normalisation, in the languages of the
+//! rules.
+
+/// A text part taken apart. Each field is lines of text, `\n`-separated.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Parts {
+    /// Everything but the quoted history: the body as rules see it.
+    pub new: String,
+    pub quoted: String,
+    pub signature: String,
+    pub postscript: String,
+    /// The first line of the history that names its author (`From: …`,
+    /// `On … Ann <a@b.c> wrote:`), to tell a sender quoting their own
+    /// earlier message.
+    pub author: String,
+}
+
+/// Splits one text part and appends its pieces to `parts`.
+pub fn split(text: &str, parts: &mut Parts) {
+    let lines: Vec<&str> = text.lines().collect();
+    let history = history_start(&lines).unwrap_or(lines.len());
+    let mut new = Vec::with_capacity(history);
+    let mut i = 0;
+    while i < history {
+        let line = lines[i];
+        if line.trim_start().starts_with('>') {
+            push_line(&mut parts.quoted, line);
+        } else if let Some(len) = quoting_attribution(&lines[i..history]) {
+            for line in &lines[i..i + len] {
+                push_line(&mut parts.quoted, line);
+                if parts.author.is_empty() {
+                    parts.author = lines[i..i + len].join(" ");
+                }
+            }
+            i += len;
+            continue;
+        } else {
+            new.push(line);
+        }
+        i += 1;
+    }
+    for line in &lines[history..] {
+        push_line(&mut parts.quoted, line);
+    }
+    if parts.author.is_empty()
+        && let Some(author) = lines[history..].iter().find(|l| names_author(l))
+    {
+        parts.author = (*author).to_owned();
+    }
+    for line in &new {
+        push_line(&mut parts.new, line);
+    }
+    let postscript = postscript_lines(&new);
+    for (line, _) in new.iter().zip(&postscript).filter(|(_, ps)| **ps) {
+        push_line(&mut parts.postscript, line);
+    }
+    if let Some(start) = signature_start(&new, &postscript) {
+        let lines = new.iter().zip(&postscript).skip(start);
+        for (line, _) in lines.filter(|(_, ps)| !**ps) {
+            push_line(&mut parts.signature, line);
+        }
+    }
+}
+
+fn push_line(out: &mut String, line: &str) {
+    out.push_str(line);
+    out.push('\n');
+}
+
+/// Lower-cased and trimmed, with the `*` that plain-text renderings of
+/// bold HTML put around header names (`*From:* …`) taken off.
+fn plain(line: &str) -> String {
+    line.trim()
+        .trim_start_matches(['*', '>', ' '])
+        .to_lowercase()
+        .replace('*', "")
+}
+
+/// Where quoted history without `>` marks starts: a forwarded or original
+/// message separator, an Outlook header block, or an attribution line
+/// (`On … wrote:`) not followed by `>` lines. Everything from there on is
+/// history.
+fn history_start(lines: &[&str]) -> Option<usize> {
+    let mut written = false;
+    (0..lines.len()).find(|&i| {
+        let line = lines[i].trim_start();
+        // A separator inside `>` quoting belongs to that quote.
+        if line.starts_with('>') {
+            return false;
+        }
+        let found = is_separator(line)
+            || is_header_block(&lines[i..])
+            || (written && unmarked_attribution(&lines[i..]));
+        written |= !line.is_empty();
+        found
+    })
+}
+
+/// An attribution in the usual form (`On …`, `Am …`) with no `>` lines
+/// after it: Outlook's way of quoting below a top-posted answer. Only after
+/// some new text; at the top it introduces a bottom-posted answer.
+fn unmarked_attribution(lines: &[&str]) -> bool {
+    attribution(lines).is_some_and(|len| {
+        let next = lines[len..].iter().find(|l| !l.trim().is_empty());
+        starts_with_any(&plain(lines[0]), ATTRIBUTION_STARTS)
+            && next.is_some_and(|l| !l.trim_start().starts_with('>'))
+    })
+}
+
+/// Separator lines of forwarded and original messages in the languages of
+/// the rules (`-----Original Message-----`, `---------- Forwarded message
+/// ---------`, Apple Mail's `Begin forwarded message:`).
+const SEPARATORS: &[&str] = &[
+    "original message",
+    "forwarded message",
+    "ursprüngliche nachricht",
+    "weitergeleitete nachricht",
+    "message d'origine",
+    "message transféré",
+    "message réexpédié",
+    "mensaje original",
+    "mensaje reenviado",
+    "mensagem original",
+    "mensagem encaminhada",
+    "mensagem reencaminhada",
+    "oorspronkelijk bericht",
+    "doorgestuurd bericht",
+    "messaggio originale",
+    "messaggio inoltrato",
+    "wiadomość oryginalna",
+    "oryginalna wiadomość",
+    "przekazana wiadomość",
+    "wiadomość przekazana",
+];
+
+fn is_separator(line: &str) -> bool {
+    let trimmed = line.trim();
+    if trimmed.len() > 100 || !(trimmed.starts_with(['-', '_', '=']) || trimmed.ends_with(':')) {
+        return false;
+    }
+    let lower = plain(trimmed).replace('\u{2019}', "'");
+    let framed = trimmed.starts_with(['-', '_', '=']) || lower.ends_with(':');
+    framed && SEPARATORS.iter().any(|s| lower.contains(s))
+}
+
+/// Header names of a quoted message in Outlook's style, per language.
+const FROM: &[&str] = &[
+    "from:", "von:", "de:", "de :", "van:", "da:", "od:", "från:", "fra:",
+];
+const DATE: &[&str] = &[
+    "sent:",
+    "date:",
+    "gesendet:",
+    "datum:",
+    "envoyé:",
+    "envoyé :",
+    "date :",
+    "enviado:",
+    "enviado el:",
+    "fecha:",
+    "enviada em:",
+    "verzonden:",
+    "inviato:",
+    "data:",
+    "wysłano:",
+    "wysłane:",
+    "skickat:",
+    "sendt:",
+];
+const TO: &[&str] = &[
+    "to:",
+    "an:",
+    "à:",
+    "à :",
+    "para:",
+    "aan:",
+    "a:",
+    "do:",
+    "subject:",
+    "betreff:",
+    "objet:",
+    "objet :",
+    "asunto:",
+    "assunto:",
+    "onderwerp:",
+    "oggetto:",
+    "temat:",
+    "cc:",
+];
+
+/// `From:` followed within a few lines by a date and a recipient or
+/// subject: the header block Outlook writes above a quoted message.
+fn is_header_block(lines: &[&str]) -> bool {
+    let head = lines[0].get(..lines[0].len().min(16)).unwrap_or(lines[0]);
+    if !head.contains(':') || !starts_with_any(&plain(lines[0]), FROM) {
+        return false;
+    }
+    let next: Vec<String> = lines.iter().skip(1).take(5).map(|l| plain(l)).collect();
+    next.iter().any(|l| starts_with_any(l, DATE)) && next.iter().any(|l| starts_with_any(l, TO))
+}
+
+/// A `From:` header line or an attribution line.
+fn names_author(line: &str) -> bool {
+    let head = line.get(..line.len().min(16)).unwrap_or(line);
+    (head.contains(':') && starts_with_any(&plain(line), FROM)) || attribution(&[line]).is_some()
+}
+
+fn starts_with_any(text: &str, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|p| text.starts_with(p))
+}
+
+/// How attribution lines begin (`On`, `Am`, `Le`, …): only these make the
+/// rest of the text history when no `>` marks follow.
+const ATTRIBUTION_STARTS: &[&str] = &[
+    "on ", "am ", "le ", "el ", "em ", "op ", "il ", "w dniu ", "dnia ",
+];
+
+/// How attribution lines end, per language.
+const ATTRIBUTION_ENDS: &[&str] = &[
+    "wrote:",
+    "schrieb:",
+    "a écrit:",
+    "a écrit :",
+    "escribió:",
+    "escreveu:",
+    "schreef:",
+    "ha scritto:",
+    "napisał:",
+    "napisała:",
+    "napisał(a):",
+    "pisze:",
+];
+
+/// If an attribution (`On Mon, 1 Jan 2024, Ann <a@b.c> wrote:`, `Am … schrieb
+/// …:`, `Le … a écrit :`) starts `lines`, how many lines it takes: mail
+/// clients wrap long ones onto a second line.
+fn attribution(lines: &[&str]) -> Option<usize> {
+    let colon_ends = |i: usize| lines.get(i).is_some_and(|l| l.trim_end().ends_with(':'));
+    if !colon_ends(0) && !colon_ends(1) {
+        return None;
+    }
+    let first = plain(lines.first()?);
+    if first.is_empty() || first.len() > 300 {
+        return None;
+    }
+    if ends_attribution(&first) {
+        return Some(1);
+    }
+    let second = plain(lines.get(1)?);
+    (starts_with_any(&first, ATTRIBUTION_STARTS) && second.len() < 200 && ends_attribution(&second))
+        .then_some(2)
+}
+
+/// An attribution line before `>` lines (`Ann wrote:`), or one in the usual
+/// form (`On …`, `Am …`): how many lines it takes. `As our client wrote:`
+/// before a testimonial stays.
+fn quoting_attribution(lines: &[&str]) -> Option<usize> {
+    let len = attribution(lines)?;
+    let next = lines[len..].iter().find(|l| !l.trim().is_empty());
+    let usual = starts_with_any(&plain(lines[0]), ATTRIBUTION_STARTS);
+    (usual || next.is_some_and(|l| l.trim_start().starts_with('>'))).then_some(len)
+}
+
+fn ends_attribution(line: &str) -> bool {
+    let line = line.trim_end();
+    ATTRIBUTION_ENDS.iter().any(|end| line.ends_with(end))
+        || (line.starts_with("am ") && line.contains(" schrieb ") && line.ends_with(':'))
+        || (line.starts_with("op ") && line.contains(" schreef ") && line.ends_with(':'))
+}
+
+/// Marks the lines of P.S. paragraphs: from a `P.S.`, `PS:`, `P.P.S.` line
+/// to the next blank line.
+fn postscript_lines(lines: &[&str]) -> Vec<bool> {
+    let mut marks = Vec::with_capacity(lines.len());
+    let mut inside = false;
+    for line in lines {
+        if line.trim().is_empty() {
+            inside = false;
+        } else if is_postscript(line) {
+            inside = true;
+        }
+        marks.push(inside);
+    }
+    marks
+}
+
+fn is_postscript(line: &str) -> bool {
+    let line = line.trim_start();
+    if !line.starts_with(['p', 'P']) {
+        return false;
+    }
+    let lower = line.to_lowercase();
+    let rest = lower
+        .strip_prefix("p.p.s")
+        .or_else(|| lower.strip_prefix("p. s"))
+        .or_else(|| lower.strip_prefix("p.s"))
+        .or_else(|| lower.strip_prefix("pps"))
+        .or_else(|| lower.strip_prefix("ps"));
+    rest.is_some_and(|rest| rest.starts_with(['.', ':', '-', ' ', '\u{2013}']) || rest.is_empty())
+}
+
+/// Sign-offs before a signature, per language.
+const SIGN_OFFS: &[&str] = &[
+    "best",
+    "best regards",
+    "kind regards",
+    "warm regards",
+    "warmest regards",
+    "regards",
+    "many thanks",
+    "thanks",
+    "thank you",
+    "thanks again",
+    "thanks in advance",
+    "cheers",
+    "sincerely",
+    "yours sincerely",
+    "yours truly",
+    "yours",
+    "all the best",
+    "best wishes",
+    "talk soon",
+    "warmly",
+    "respectfully",
+    "br",
+    "mit freundlichen grüßen",
+    "mit freundlichen grüssen",
+    "freundliche grüße",
+    "viele grüße",
+    "beste grüße",
+    "liebe grüße",
+    "herzliche grüße",
+    "grüße",
+    "gruß",
+    "cordialement",
+    "bien cordialement",
+    "bien à vous",
+    "salutations",
+    "meilleures salutations",
+    "merci",
+    "saludos",
+    "un saludo",
+    "saludos cordiales",
+    "atentamente",
+    "gracias",
+    "atenciosamente",
+    "cumprimentos",
+    "abraços",
+    "obrigado",
+    "obrigada",
+    "met vriendelijke groet",
+    "vriendelijke groet",
+    "groeten",
+    "hartelijke groet",
+    "cordiali saluti",
+    "distinti saluti",
+    "saluti",
+    "grazie",
+    "pozdrawiam",
+    "z poważaniem",
+    "serdecznie pozdrawiam",
+    "dziękuję",
+];
+
+/// Mobile clients' one-line signatures.
+const SENT_FROM: &[&str] = &[
+    "sent from my",
+    "von meinem",
+    "envoyé de mon",
+    "enviado desde mi",
+    "enviado do meu",
+    "verzonden vanaf mijn",
+    "inviato da",
+    "wysłane z",
+];
+
+/// Whether a line is a sign-off, alone or followed by a short name
+/// (`Best regards,`, `Thanks, Anna`, `Cheers - Mike`).
+fn is_sign_off(line: &str) -> bool {
+    let lower = line.trim().to_lowercase();
+    if lower.is_empty() || lower.chars().count() > 50 {
+        return false;
+    }
+    let words = |s: &str| s.split_whitespace().count();
+    SIGN_OFFS.iter().any(|s| {
+        let Some(rest) = lower.strip_prefix(s) else {
+            return false;
+        };
+        let after = rest.trim_start();
+        let name = after.trim_start_matches([',', '.', '!', '-', '\u{2013}', ' ']);
+        // `Bestätigung` is a word and `Thanks for your time` a sentence;
+        // `Thanks, Anna` and `Cheers - Mike` are sign-offs.
+        let punctuated = name.len() < after.len();
+        !rest.starts_with(char::is_alphanumeric)
+            && (after.is_empty() || (punctuated && words(name) <= 3))
+    })
+}
+
+/// Where the signature starts, among the new lines: after a `-- ` line, at a
+/// `Sent from my …` line, or after the last sign-off that is followed by at
+/// most eight non-blank lines (P.S. lines not counted).
+fn signature_start(lines: &[&str], postscript: &[bool]) -> Option<usize> {
+    if let Some(dash) = lines.iter().position(|l| l.trim_end() == "--") {
+        return Some(dash + 1);
+    }
+    let mut after = 0;
+    for i in (0..lines.len()).rev() {
+        let line = lines[i];
+        if postscript[i] || line.trim().is_empty() {
+            continue;
+        }
+        if starts_with_any(&line.trim().to_lowercase(), SENT_FROM) {
+            return Some(i);
+        }
+        if is_sign_off(line) {
+            return (after > 0).then_some(i + 1);
+        }
+        after += 1;
+        if after > 8 {
+            return None;
+        }
+    }
+    None
+}

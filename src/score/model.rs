@@ -1,0 +1,383 @@
+//! The learned model: a logistic regression over the named tests and hashed
+//! word features, stored as versioned data. One point of score is one unit
+//! of log-odds, with the bias fixed at minus the flag threshold, so every
+//! contribution stays a named test in the explanation and the score is
+//! their sum.
+
+use super::{Evaluation, Hit, features};
+use crate::{config::ConfigError, message::MessageView};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The model shipped with pitchfork, built into the binary.
+pub const DEFAULT_MODEL: &str = include_str!("../../config/model.json");
+
+/// The model-file format this build reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Word features named individually in the explanation; the rest are
+/// summed into `TEXT_MODEL`.
+const NAMED_WORDS: usize = 3;
+/// A word feature must contribute at least this much to be named.
+const NAMED_WORD_MIN: f64 = 0.25;
+/// Messages with fewer word features than this get no text contribution:
+/// the model abstains rather than guess from a handful of words.
+const MIN_WORD_FEATURES: usize = 8;
+
+/// How many messages of each kind trained the model.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trained {
+    pub pitch: usize,
+    pub legit: usize,
+}
+
+/// A model file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub format: u32,
+    pub features: u32,
+    pub hash_bits: u32,
+    pub trained: Trained,
+    /// Most points the words may add or take away.
+    pub text_cap: f64,
+    /// Groups of named tests: one test of each must hit for the words to
+    /// add points.
+    pub text_gate: Vec<Vec<String>>,
+    /// Learned points of each named test seen often enough in training.
+    pub rules: BTreeMap<String, f64>,
+    /// Non-zero word-feature weights as `[index, weight]`, by index.
+    pub words: Vec<(u32, f64)>,
+}
+
+impl ModelFile {
+    /// The file as written to disk: readable JSON, one word weight per
+    /// line, so that a retrained model diffs well.
+    pub fn to_json(&self) -> String {
+        let mut head = self.clone();
+        head.words = Vec::new();
+        let head = serde_json::to_string_pretty(&head).expect("a model serialises");
+        let head = head.trim_end().trim_end_matches('}').trim_end();
+        let head = head.strip_suffix("\"words\": []").unwrap_or(head);
+        let mut out = String::from(head);
+        out.push_str("\"words\": [");
+        for (i, (index, weight)) in self.words.iter().enumerate() {
+            let comma = if i + 1 < self.words.len() { "," } else { "" };
+            out.push_str(&format!("\n    [{index}, {weight}]{comma}"));
+        }
+        out.push_str("\n  ]\n}\n");
+        out
+    }
+}
+
+/// A loaded model, ready to score.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub file: ModelFile,
+    words: Vec<f32>,
+}
+
+impl Model {
+    /// The model built into the binary.
+    pub fn builtin() -> Self {
+        Self::parse(DEFAULT_MODEL).expect("built-in model is valid")
+    }
+
+    /// Reads a model file, refusing other formats and feature versions.
+    pub fn parse(text: &str) -> Result<Self, Vec<ConfigError>> {
+        let file: ModelFile = serde_json::from_str(text)
+            .map_err(|e| vec![model_error("", format!("not a valid model file: {e}"))])?;
+        Self::from_file(file)
+    }
+
+    /// Checks a model and expands its word weights into a table.
+    pub fn from_file(file: ModelFile) -> Result<Self, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        if file.format != FORMAT_VERSION {
+            errors.push(model_error(
+                "format",
+                format!("format {} is not {FORMAT_VERSION}", file.format),
+            ));
+        }
+        if file.features != features::FEATURES_VERSION {
+            errors.push(model_error(
+                "features",
+                format!(
+                    "features {} is not {}",
+                    file.features,
+                    features::FEATURES_VERSION
+                ),
+            ));
+        }
+        if !(8..=24).contains(&file.hash_bits) {
+            errors.push(model_error("hash_bits", "must be between 8 and 24".into()));
+        }
+        if !file.text_cap.is_finite() || file.text_cap < 0.0 {
+            errors.push(model_error(
+                "text_cap",
+                "must be a number of at least 0".into(),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut words = vec![0.0f32; 1 << file.hash_bits];
+        for &(index, weight) in &file.words {
+            match words.get_mut(index as usize) {
+                Some(slot) => *slot = weight as f32,
+                None => errors.push(model_error("words", format!("index {index} out of range"))),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self { file, words })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Log-odds weight of one word feature.
+    pub fn word_weight(&self, index: u32) -> f64 {
+        f64::from(self.words[index as usize])
+    }
+
+    /// Re-scores a rule evaluation: tests seen in training take their learned
+    /// weight, the others keep the rule file's; the words add `TEXT_MODEL`
+    /// and up to three named `W_…` tests.
+    pub fn rescore(&self, evaluation: Evaluation, view: &MessageView) -> Evaluation {
+        let mut hits: Vec<Hit> = evaluation
+            .hits
+            .iter()
+            .cloned()
+            .map(|hit| match self.file.rules.get(&hit.name) {
+                Some(weight) => Hit {
+                    score: round(*weight),
+                    ..hit
+                },
+                None => hit,
+            })
+            .collect();
+        let open = gate_open(&self.file.text_gate, &evaluation.hits);
+        hits.extend(self.word_hits(view, if open { self.file.text_cap } else { 0.0 }));
+        hits.retain(|hit| hit.score != 0.0);
+        Evaluation {
+            category: evaluation.category,
+            ..super::sorted_evaluation(hits)
+        }
+    }
+
+    /// The words' contributions, their sum held within `-text_cap` and
+    /// `ceiling`.
+    fn word_hits(&self, view: &MessageView, ceiling: f64) -> Vec<Hit> {
+        let found = features::extract(view, self.file.hash_bits);
+        if found.len() < MIN_WORD_FEATURES {
+            return Vec::new();
+        }
+        let value = features::word_value(found.len());
+        let mut contributions: Vec<(f64, &features::Feature<'_>)> = found
+            .iter()
+            .map(|f| (self.word_weight(f.index) * value, f))
+            .filter(|(c, _)| *c != 0.0)
+            .collect();
+        // Beyond the cap every word contribution shrinks in proportion, so
+        // the named words and TEXT_MODEL still add up to what counted.
+        let total: f64 = contributions.iter().map(|(c, _)| c).sum();
+        let bounded = total.clamp(-self.file.text_cap, ceiling);
+        if bounded != total {
+            let shrink = bounded / total;
+            contributions.iter_mut().for_each(|(c, _)| *c *= shrink);
+        }
+        contributions.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+        let mut hits = Vec::new();
+        let mut rest = 0.0;
+        for (i, (contribution, feature)) in contributions.iter().enumerate() {
+            if i < NAMED_WORDS && contribution.abs() >= NAMED_WORD_MIN {
+                hits.push(Hit {
+                    name: word_test_name(feature),
+                    score: round(*contribution),
+                    evidence: Some(feature.label()),
+                });
+            } else {
+                rest += contribution;
+            }
+        }
+        hits.push(Hit {
+            name: "TEXT_MODEL".into(),
+            score: round(rest),
+            evidence: Some(format!("{} word features", contributions.len())),
+        });
+        hits
+    }
+}
+
+/// Whether every group of the text gate has a test among the hits.
+pub fn gate_open(gate: &[Vec<String>], hits: &[Hit]) -> bool {
+    gate.iter()
+        .all(|group| hits.iter().any(|hit| group.contains(&hit.name)))
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0 + 0.0
+}
+
+fn model_error(path: &str, reason: String) -> ConfigError {
+    ConfigError {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// `W_TEAM_UP`, `W_S_PARTNERSHIP`: a header-safe name for a word feature
+/// (ASCII letters and digits; accents dropped, other letters left out).
+fn word_test_name(feature: &features::Feature<'_>) -> String {
+    let mut name = String::from(if feature.subject { "W_S" } else { "W" });
+    for word in std::iter::once(feature.first).chain(feature.second) {
+        name.push('_');
+        for c in word.chars().filter_map(ascii_letter) {
+            name.push(c);
+        }
+    }
+    name
+}
+
+fn ascii_letter(c: char) -> Option<char> {
+    let base = match c {
+        'à'..='å' | 'ą' => 'a',
+        'ç' | 'ć' => 'c',
+        'è'..='ë' | 'ę' => 'e',
+        'ì'..='ï' => 'i',
+        'ł' => 'l',
+        'ñ' | 'ń' => 'n',
+        'ò'..='ö' | 'ø' => 'o',
+        'ś' | 'ß' => 's',
+        'ù'..='ü' => 'u',
+        'ź' | 'ż' => 'z',
+        c if c.is_ascii_alphanumeric() => c,
+        _ => return None,
+    };
+    Some(base.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> ModelFile {
+        ModelFile {
+            format: FORMAT_VERSION,
+            features: features::FEATURES_VERSION,
+            hash_bits: 10,
+            trained: Trained { pitch: 2, legit: 2 },
+            text_cap: 3.0,
+            text_gate: vec![vec!["FRAMING".into()]],
+            rules: BTreeMap::from([("FRAMING".to_owned(), 3.0)]),
+            words: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn refuses_other_versions_with_the_key() {
+        let mut bad = file();
+        bad.format = 9;
+        bad.features = 7;
+        let errors = Model::from_file(bad).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["format", "features"]);
+        assert!(
+            Model::parse("{}").unwrap_err()[0]
+                .reason
+                .contains("not a valid model")
+        );
+    }
+
+    #[test]
+    fn learned_weights_replace_rule_weights_and_words_are_named() {
+        let view = MessageView {
+            body: "one two three four five six seven eight nine team up".into(),
+            ..MessageView::default()
+        };
+        let found = features::extract(&view, 10);
+        let team_up = found.iter().find(|f| f.label() == "team up").unwrap();
+        let mut model_file = file();
+        // each of the n word features counts 1/sqrt(n) of its weight
+        let n = found.len() as f64;
+        model_file.words = vec![(team_up.index, 1.5 * n.sqrt())];
+        let model = Model::from_file(model_file).unwrap();
+        let hit = |name: &str, score: f64| Hit {
+            name: name.into(),
+            score,
+            evidence: None,
+        };
+        let evaluation = Evaluation {
+            score: 3.0,
+            hits: vec![hit("FRAMING", 2.0), hit("UNSEEN", 1.0)],
+            category: "other",
+        };
+        let rescored = model.rescore(evaluation, &view);
+        let names: Vec<(&str, f64)> = rescored
+            .hits
+            .iter()
+            .map(|h| (h.name.as_str(), h.score))
+            .collect();
+        assert_eq!(
+            names,
+            [("FRAMING", 3.0), ("W_TEAM_UP", 1.5), ("UNSEEN", 1.0)]
+        );
+        assert_eq!(rescored.score, 5.5);
+    }
+
+    #[test]
+    fn words_add_nothing_with_the_gate_shut() {
+        let view = MessageView {
+            body: "one two three four five six seven eight nine team up".into(),
+            ..MessageView::default()
+        };
+        let mut model_file = file();
+        model_file.words = features::extract(&view, 10)
+            .iter()
+            .map(|f| (f.index, 5.0))
+            .collect();
+        let model = Model::from_file(model_file).unwrap();
+        let shut = model.rescore(Evaluation::default(), &view);
+        assert!(shut.hits.iter().all(|h| h.score <= 0.0), "{shut:?}");
+    }
+
+    #[test]
+    fn abstains_on_messages_with_few_words() {
+        let mut model_file = file();
+        model_file.words = (0..1024).map(|i| (i, 1.0)).collect();
+        let model = Model::from_file(model_file).unwrap();
+        let view = MessageView {
+            body: "hi".into(),
+            ..MessageView::default()
+        };
+        assert!(model.rescore(Evaluation::default(), &view).hits.is_empty());
+    }
+
+    #[test]
+    fn word_names_are_header_safe() {
+        let feature = features::Feature {
+            index: 0,
+            subject: true,
+            first: "współpraca",
+            second: Some("дружба"),
+        };
+        assert_eq!(word_test_name(&feature), "W_S_WSPOLPRACA_");
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let mut model_file = file();
+        model_file.words = vec![(3, 0.5), (7, -1.25)];
+        let text = model_file.to_json();
+        let back: ModelFile = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, model_file);
+        assert!(text.contains("\n    [7, -1.25]\n  ]"), "{text}");
+    }
+
+    #[test]
+    fn the_shipped_model_loads() {
+        let model = Model::builtin();
+        assert!(model.file.trained.pitch > 0 && model.file.trained.legit > 0);
+    }
+}

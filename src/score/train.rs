@@ -1,0 +1,361 @@
+//! Fitting the learned model: logistic regression by AdaGrad over the named
+//! tests and hashed word features, with L2 regularisation. Deterministic:
+//! the same messages in the same order give the same model file, byte for
+//! byte, so the shipped model is reproducible from the repository.
+
+use super::{
+    RuleSet, features,
+    model::{FORMAT_VERSION, ModelFile, Trained},
+};
+use crate::message::MessageView;
+use std::collections::BTreeMap;
+
+/// Knobs of the fit; the defaults made the shipped model.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub hash_bits: u32,
+    pub epochs: usize,
+    pub learning_rate: f64,
+    /// L2 penalty on word weights (pulled towards 0).
+    pub l2: f64,
+    /// L2 penalty on named-test weights, pulled towards the rule file's
+    /// weights: with little data the model stays the hand-tuned rules.
+    pub l2_rules: f64,
+    /// How far a learned named-test weight may move from the rule file's:
+    /// the corpus may adjust the hand-tuned balance, not overturn it.
+    pub max_drift: f64,
+    /// A word feature must occur in this many training messages.
+    pub min_documents: usize,
+    /// A named test must hit this many training messages to be learned.
+    pub min_rule_hits: usize,
+    /// Most points the words may add or take away.
+    pub text_cap: f64,
+    /// Groups of named tests; a test of every group must hit for the words
+    /// to add points (they may always take points away): the words never
+    /// turn mail into a pitch without a partnership framing aimed at the
+    /// reader.
+    pub text_gate: Vec<Vec<String>>,
+    /// The flag threshold: the fixed bias is minus this.
+    pub flag: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            hash_bits: 18,
+            epochs: 30,
+            learning_rate: 0.3,
+            l2: 1e-3,
+            l2_rules: 1.0,
+            max_drift: 0.5,
+            min_documents: 2,
+            min_rule_hits: 3,
+            text_cap: 2.0,
+            text_gate: vec![
+                [
+                    "PARTNER_FRAMING",
+                    "COLLAB_FRAMING",
+                    "PARTNER_SUBJECT",
+                    "SOFT_FRAMING",
+                    "OBFUSCATED_FRAMING",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ],
+            flag: 5.0,
+        }
+    }
+}
+
+/// One training message reduced to its features.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    words: Vec<u32>,
+    /// The value of each present word feature (see [`features::word_value`]).
+    word_value: f64,
+    /// Whether a test of the text gate hit: the words may add points.
+    open: bool,
+    rules: Vec<usize>,
+    pitch: bool,
+}
+
+impl Sample {
+    /// Features of a message: the tests it hits and its word features.
+    pub fn new(rules: &RuleSet, view: &MessageView, pitch: bool, options: &Options) -> Self {
+        let hit_names = rules.score(view).hits;
+        let tests = hit_names
+            .iter()
+            .filter_map(|hit| rules.tests.iter().position(|t| t.name == hit.name))
+            .collect();
+        let words: Vec<u32> = features::extract(view, options.hash_bits)
+            .iter()
+            .map(|f| f.index)
+            .collect();
+        Self {
+            word_value: features::word_value(words.len()),
+            open: super::model::gate_open(&options.text_gate, &hit_names),
+            words,
+            rules: tests,
+            pitch,
+        }
+    }
+}
+
+impl Sample {
+    /// The most the words may add: the cap, or nothing with the gate shut.
+    fn word_ceiling(&self, cap: f64) -> f64 {
+        if self.open { cap } else { 0.0 }
+    }
+}
+
+/// Weights over the rules and the word table.
+#[derive(Clone, Debug)]
+struct Weights {
+    bias: f64,
+    rules: Vec<f64>,
+    words: Vec<f64>,
+}
+
+impl Weights {
+    fn logit(&self, sample: &Sample, usable: &Usable, cap: f64) -> f64 {
+        let (rules, words) = self.parts(sample, usable);
+        self.bias + rules + words.clamp(-cap, sample.word_ceiling(cap))
+    }
+
+    /// The named tests' and the words' log-odds for a sample.
+    fn parts(&self, sample: &Sample, usable: &Usable) -> (f64, f64) {
+        // Tests not learned keep their rule-file weight, as when scoring.
+        let rules: f64 = sample.rules.iter().map(|&r| self.rules[r]).sum();
+        let words: f64 = sample
+            .words
+            .iter()
+            .filter(|&&w| usable.words[w as usize])
+            .map(|&w| self.words[w as usize])
+            .sum();
+        (rules, words * sample.word_value)
+    }
+}
+
+/// Which features are frequent enough to learn.
+struct Usable {
+    rules: Vec<bool>,
+    words: Vec<bool>,
+}
+
+impl Usable {
+    fn new(samples: &[Sample], rules: &RuleSet, options: &Options) -> Self {
+        let rule_count = rules.tests.len();
+        let mut rule_hits = vec![0usize; rule_count];
+        let mut documents = vec![0usize; 1 << options.hash_bits];
+        for sample in samples {
+            sample.rules.iter().for_each(|&r| rule_hits[r] += 1);
+            sample
+                .words
+                .iter()
+                .for_each(|&w| documents[w as usize] += 1);
+        }
+        Self {
+            rules: rule_hits
+                .iter()
+                .zip(&rules.tests)
+                .map(|(&n, test)| test.learn && n >= options.min_rule_hits)
+                .collect(),
+            words: documents
+                .iter()
+                .map(|&n| n >= options.min_documents)
+                .collect(),
+        }
+    }
+}
+
+/// Fits a model on `samples` (kept in the given order) for `rules`.
+///
+/// One point of score is one unit of log-odds and the bias is fixed at
+/// minus the flag threshold, so the score stays the sum of the named
+/// contributions and the threshold keeps its meaning. Named-test weights
+/// start at, and are pulled towards, the rule file's points: with little
+/// data the model is the hand-tuned rules, and the words add at most
+/// `text_cap` points either way.
+pub fn train(samples: &[Sample], rules: &RuleSet, options: &Options) -> ModelFile {
+    let usable = Usable::new(samples, rules, options);
+    let priors: Vec<f64> = rules.tests.iter().map(|t| t.score).collect();
+    let weights = fit(samples, &priors, &usable, options);
+    let learned_rules = rules
+        .tests
+        .iter()
+        .zip(&weights.rules)
+        .zip(&usable.rules)
+        .filter(|(_, usable)| **usable)
+        .map(|((test, &w), _)| (test.name.clone(), round4(w)))
+        .collect::<BTreeMap<_, _>>();
+    let words = weights
+        .words
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| (i as u32, round4(w)))
+        .filter(|&(_, w)| w.abs() >= 0.005)
+        .collect();
+    ModelFile {
+        format: FORMAT_VERSION,
+        features: features::FEATURES_VERSION,
+        hash_bits: options.hash_bits,
+        trained: Trained {
+            pitch: samples.iter().filter(|s| s.pitch).count(),
+            legit: samples.iter().filter(|s| !s.pitch).count(),
+        },
+        text_cap: options.text_cap,
+        text_gate: options.text_gate.clone(),
+        rules: learned_rules,
+        words,
+    }
+}
+
+/// AdaGrad on the logistic loss, classes weighted to count equally.
+fn fit(samples: &[Sample], priors: &[f64], usable: &Usable, options: &Options) -> Weights {
+    let mut weights = Weights {
+        bias: -options.flag,
+        rules: priors.to_vec(),
+        words: vec![0.0; 1 << options.hash_bits],
+    };
+    let mut squares = Weights {
+        bias: 1e-8,
+        rules: vec![1e-8; priors.len()],
+        words: vec![1e-8; 1 << options.hash_bits],
+    };
+    let pitches = samples.iter().filter(|s| s.pitch).count().max(1) as f64;
+    let legit = (samples.len() as f64 - pitches).max(1.0);
+    let mut order: Vec<usize> = (0..samples.len()).collect();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..options.epochs {
+        shuffle(&mut order, &mut rng);
+        for &i in &order {
+            let sample = &samples[i];
+            let (_, words) = weights.parts(sample, usable);
+            let p = sigmoid(weights.logit(sample, usable, options.text_cap));
+            // Past the cap the words no longer move the score: no gradient.
+            let words_free =
+                -options.text_cap < words && words < sample.word_ceiling(options.text_cap);
+            let (target, class_weight) = if sample.pitch {
+                (1.0, samples.len() as f64 / (2.0 * pitches))
+            } else {
+                (0.0, samples.len() as f64 / (2.0 * legit))
+            };
+            let g = (p - target) * class_weight;
+            for &r in sample.rules.iter().filter(|&&r| usable.rules[r]) {
+                let gr = g + options.l2_rules * (weights.rules[r] - priors[r]);
+                step(
+                    &mut weights.rules[r],
+                    &mut squares.rules[r],
+                    gr,
+                    options.learning_rate,
+                );
+                let (low, high) = (priors[r] - options.max_drift, priors[r] + options.max_drift);
+                weights.rules[r] = weights.rules[r].clamp(low, high);
+            }
+            let words = sample.words.iter().filter(|_| words_free);
+            for &w in words.filter(|&&w| usable.words[w as usize]) {
+                let w = w as usize;
+                let gw = g * sample.word_value + options.l2 * weights.words[w];
+                step(
+                    &mut weights.words[w],
+                    &mut squares.words[w],
+                    gw,
+                    options.learning_rate,
+                );
+            }
+        }
+    }
+    weights
+}
+
+fn step(weight: &mut f64, square: &mut f64, gradient: f64, rate: f64) {
+    *square += gradient * gradient;
+    *weight -= rate * gradient / square.sqrt();
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Fisher–Yates with xorshift64: a fixed, portable sequence.
+fn shuffle(order: &mut [usize], state: &mut u64) {
+    for i in (1..order.len()).rev() {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        let j = (*state % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0 + 0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::normalize;
+
+    fn view(body: &str) -> MessageView {
+        MessageView {
+            body: normalize(body),
+            ..MessageView::default()
+        }
+    }
+
+    #[test]
+    fn learns_to_separate_and_is_deterministic() {
+        let rules = RuleSet::builtin();
+        let options = Options {
+            hash_bits: 12,
+            ..Options::default()
+        };
+        let pitch =
+            "our agency would team up with your marketing team, monthly retainer, book a call";
+        let legit = "the quarterly report is attached, see you at the board meeting on friday";
+        let samples: Vec<Sample> = (0..20)
+            .map(|i| {
+                let (text, is_pitch) = if i % 2 == 0 {
+                    (pitch, true)
+                } else {
+                    (legit, false)
+                };
+                Sample::new(
+                    &rules,
+                    &view(&format!("{text} number{i}")),
+                    is_pitch,
+                    &options,
+                )
+            })
+            .collect();
+        let a = train(&samples, &rules, &options);
+        let b = train(&samples, &rules, &options);
+        assert_eq!(a, b);
+        assert_eq!(
+            a.trained,
+            Trained {
+                pitch: 10,
+                legit: 10
+            }
+        );
+        let model = super::super::model::Model::from_file(a).unwrap();
+        let score = |text: &str| {
+            let v = view(text);
+            model.rescore(rules.score(&v), &v).score
+        };
+        assert!(score(pitch) >= 5.0, "{}", score(pitch));
+        assert!(score(legit) < 5.0, "{}", score(legit));
+    }
+
+    #[test]
+    fn shuffle_is_a_fixed_permutation() {
+        let mut order: Vec<usize> = (0..5).collect();
+        let mut state = 1;
+        shuffle(&mut order, &mut state);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [0, 1, 2, 3, 4]);
+        assert_ne!(order, [0, 1, 2, 3, 4]);
+    }
+}
