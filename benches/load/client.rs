@@ -236,6 +236,15 @@ async fn close_after_optneg<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(negotiated)
 }
 
+/// The load client's runtime: one thread, so that it takes at most one of
+/// the machine's cores from the milter it measures.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))
+}
+
 /// Time since `start` in nanoseconds, saturating.
 pub fn nanos_since(start: Instant) -> u64 {
     u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)

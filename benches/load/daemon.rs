@@ -41,7 +41,13 @@ pub struct Daemon {
 /// Starts `pitchfork serve` with `extra` configuration lines; stderr (its
 /// log) goes to a file in `dir`.
 pub fn pitchfork(dir: &Path, transport: Transport, extra: &str) -> Result<Daemon, String> {
-    pitchfork_binary(dir, transport, extra, Path::new(env!("CARGO_BIN_EXE_pitchfork")), "pitchfork")
+    pitchfork_binary(
+        dir,
+        transport,
+        extra,
+        Path::new(env!("CARGO_BIN_EXE_pitchfork")),
+        "pitchfork",
+    )
 }
 
 /// [`pitchfork`] from another build of it, for before/after comparisons.
@@ -85,6 +91,14 @@ pub fn noop(
         command.arg("--plain-tcp");
     }
     Daemon::spawn("noop", command, endpoint, dir.join("noop.log"))
+}
+
+/// A fresh directory under /tmp: unix socket paths must stay short.
+pub fn temp_dir(prefix: &str) -> Result<tempfile::TempDir, String> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .map_err(|e| format!("cannot create a directory in /tmp: {e}"))
 }
 
 fn socket(dir: &Path, name: &str, transport: Transport) -> (String, Endpoint) {

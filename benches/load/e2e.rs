@@ -178,10 +178,7 @@ fn start_milter(setup: Setup, dir: &Path) -> Result<Option<Daemon>, String> {
             // The noop answers with pitchfork's own negotiation.
             let probe_dir = postfix::short_tempdir("pfp");
             let pitchfork = daemon::pitchfork(probe_dir.path(), Transport::Unix, config)?;
-            let negotiated = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?
+            let negotiated = client::runtime()?
                 .block_on(client::probe(&pitchfork.endpoint))
                 .map_err(|e| format!("cannot negotiate with pitchfork: {e}"))?;
             Some(daemon::noop(

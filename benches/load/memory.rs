@@ -38,20 +38,14 @@ pub struct Options {
 
 pub fn run(options: &Options) -> Result<(), String> {
     let mails = corpus::load(&options.corpus, options.min_size, options.max_size)?;
-    let dir = tempfile::Builder::new()
-        .prefix("pfmem")
-        .tempdir_in("/tmp")
-        .map_err(|e| e.to_string())?;
+    let dir = daemon::temp_dir("pfmem")?;
     let config = format!(
         "max_connections = {}\nmax_scan_bytes = {}\nlog_level = \"warn\"",
         options.connections + 16,
         options.max_scan_bytes
     );
     let pitchfork = daemon::pitchfork(dir.path(), options.transport, &config)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = client::runtime()?;
     let negotiated = runtime
         .block_on(client::probe(&pitchfork.endpoint))
         .map_err(|e| format!("cannot negotiate: {e}"))?;

@@ -9,7 +9,11 @@ use crate::{
     proto::{Negotiated, flag},
     stats::{self, Percentiles, Tally},
 };
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 /// What the `throughput` command runs.
 #[derive(Clone, Debug, clap::Args)]
@@ -79,69 +83,86 @@ impl Measured {
 pub fn run(options: &Options) -> Result<(), String> {
     let mails = corpus::load(&options.corpus, options.min_size, options.max_size)?;
     describe_corpus(options, &mails);
-    let dir = tempfile::Builder::new()
-        .prefix("pfload")
-        .tempdir_in("/tmp")
-        .map_err(|e| e.to_string())?;
-    let max = options.concurrency.iter().max().copied().unwrap_or(1);
-    let config = format!(
-        "max_connections = {}\nlog_level = \"{}\"",
-        max.max(100) + 16,
-        options.log_level
-    );
-    let pitchfork = daemon::pitchfork(dir.path(), options.transport, &config)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let negotiated = runtime
-        .block_on(client::probe(&pitchfork.endpoint))
-        .map_err(|e| format!("cannot negotiate with pitchfork: {e}"))?;
-    println!("negotiated: {}", describe(&negotiated));
-    let mut milters = Vec::new();
-    for &flavor in &options.noop {
-        let noop = daemon::noop(dir.path(), options.transport, &negotiated, flavor, false)?;
-        let noop_negotiated = runtime
-            .block_on(client::probe(&noop.endpoint))
-            .map_err(|e| format!("cannot negotiate with the {} noop: {e}", flavor.name()))?;
-        if noop_negotiated != negotiated {
-            return Err(format!("noop negotiated differently: {noop_negotiated:?}"));
-        }
-        milters.push((flavor.name(), noop));
-    }
-    if let Some(binary) = &options.baseline {
-        let baseline =
-            daemon::pitchfork_binary(dir.path(), options.transport, &config, binary, "baseline")?;
-        milters.push(("baseline", baseline));
-    }
-    milters.push(("pitchfork", pitchfork));
+    let dir = daemon::temp_dir("pfload")?;
+    let runtime = client::runtime()?;
+    let (negotiated, milters) = start_milters(options, dir.path(), &runtime)?;
     let plan = Arc::new(Plan::new(negotiated, &mails, options.per_connection));
     let warm_up = Limits {
         concurrency: 4,
         messages: 2000,
         time: Duration::from_secs(10),
     };
-    for (_, milter) in &milters {
+    for milter in &milters {
         runtime.block_on(drive::run(&plan, &milter.endpoint, warm_up));
     }
     print_header(options);
+    let daemons: Vec<&Daemon> = milters.iter().collect();
     for &concurrency in &options.concurrency {
         let limits = Limits {
             concurrency,
             messages: options.messages,
             time: Duration::from_secs(options.seconds),
         };
-        let daemons: Vec<&Daemon> = milters.iter().map(|(_, d)| d).collect();
-        let figures = level(&runtime, &plan, &daemons, limits, options.rounds);
-        print_row(concurrency, figures);
+        print_row(
+            concurrency,
+            level(&runtime, &plan, &daemons, limits, options.rounds),
+        );
     }
-    let pitchfork = &milters[milters.len() - 1].1;
     let trouble =
         |l: &&str| (l.contains("WARN") || l.contains("ERROR")) && !l.contains("allow_root");
-    if let Some(line) = pitchfork.log_text().lines().find(trouble) {
+    let log = milters.last().map(Daemon::log_text).unwrap_or_default();
+    if let Some(line) = log.lines().find(trouble) {
         println!("\npitchfork logged a problem, e.g.: {line}");
     }
     Ok(())
+}
+
+/// Starts pitchfork, then the milters compared with it: the noop milters
+/// answer with pitchfork's own negotiation. pitchfork comes last.
+fn start_milters(
+    options: &Options,
+    dir: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(Negotiated, Vec<Daemon>), String> {
+    let max = options.concurrency.iter().max().copied().unwrap_or(1);
+    let config = format!(
+        "max_connections = {}\nlog_level = \"{}\"",
+        max.max(100) + 16,
+        options.log_level
+    );
+    let pitchfork = daemon::pitchfork(dir, options.transport, &config)?;
+    let negotiated = negotiate(runtime, &pitchfork)?;
+    println!("negotiated: {}", describe(&negotiated));
+    let mut milters = Vec::new();
+    for &flavor in &options.noop {
+        let noop = daemon::noop(dir, options.transport, &negotiated, flavor, false)?;
+        let theirs = negotiate(runtime, &noop)?;
+        if theirs != negotiated {
+            return Err(format!(
+                "{} negotiated differently: {theirs:?}",
+                flavor.name()
+            ));
+        }
+        milters.push(noop);
+    }
+    if let Some(binary) = &options.baseline {
+        let name = "baseline";
+        milters.push(daemon::pitchfork_binary(
+            dir,
+            options.transport,
+            &config,
+            binary,
+            name,
+        )?);
+    }
+    milters.push(pitchfork);
+    Ok((negotiated, milters))
+}
+
+fn negotiate(runtime: &tokio::runtime::Runtime, milter: &Daemon) -> Result<Negotiated, String> {
+    runtime
+        .block_on(client::probe(&milter.endpoint))
+        .map_err(|e| format!("cannot negotiate with {}: {e}", milter.name))
 }
 
 /// Runs every milter `rounds` times, rotating which goes first.
