@@ -145,7 +145,9 @@ pub fn fold(name: &str, value: &str) -> String {
     let mut column = name.len() + 2;
     for token in split_keeping_breaks(value) {
         let width = token.trim_end().len();
-        if column + width > FOLD_AT && !out.is_empty() {
+        // A token of only white space never starts a line: RFC 5322 3.2.2
+        // forbids a folded line of only white space.
+        if width > 0 && column + width > FOLD_AT && !out.is_empty() {
             out.push_str("\n\t");
             column = 8;
         }
@@ -239,7 +241,10 @@ mod tests {
     fn headers_follow_the_verdict_and_settings() {
         let flagged = Decision::new(evaluation(7.3), &config(""));
         let names: Vec<&str> = flagged.headers.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, [FLAG_HEADER, CATEGORY_HEADER, SCORE_HEADER, STATUS_HEADER]);
+        assert_eq!(
+            names,
+            [FLAG_HEADER, CATEGORY_HEADER, SCORE_HEADER, STATUS_HEADER]
+        );
         assert_eq!(flagged.headers[1].1, "recruiting");
         assert_eq!(flagged.headers[2].1, "7.30");
 

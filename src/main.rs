@@ -133,7 +133,12 @@ fn main() -> ExitCode {
                 None => commands::eval::Sources::Folders { pitch, legit },
             };
             let mut out = std::io::stdout().lock();
-            ExitCode::from(commands::eval::run(&engine, &sources, html.as_deref(), &mut out))
+            ExitCode::from(commands::eval::run(
+                &engine,
+                &sources,
+                html.as_deref(),
+                &mut out,
+            ))
         }
         Command::CheckConfig { .. } => {
             println!("configuration is valid");
@@ -144,6 +149,19 @@ fn main() -> ExitCode {
 
 fn serve(engine: Engine, socket: Option<SocketSpec>, config_path: Option<PathBuf>) -> ExitCode {
     let log = logging::init(&engine.config);
+    // A panic's text may quote message content (a string slice of it, say):
+    // log where it happened, and the text at debug only.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        tracing::error!(%location, "internal error (panic)");
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::debug!(%payload, "panic text");
+    }));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

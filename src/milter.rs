@@ -405,9 +405,13 @@ fn judge(message: &Message, metrics: &Metrics) -> Result<Decision, Failure> {
     let decision = message
         .session
         .judge(&message.engine)
-        .map_err(|reason| Failure {
-            kind: ErrorKind::Scan,
-            reason,
+        .map_err(|panicked| {
+            // The panic's text may quote the message: debug only.
+            debug!(payload = %panicked.payload, "scoring panic");
+            Failure {
+                kind: ErrorKind::Scan,
+                reason: panicked.to_string(),
+            }
         })?;
     let tests = decision.hits.iter().map(|hit| hit.name.as_str());
     metrics.scanned(decision.score, started.elapsed(), tests);

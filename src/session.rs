@@ -8,6 +8,22 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
 };
 
+/// Scoring panicked on a message. The panic's own text may quote the
+/// message, so it is kept apart from the displayed error and belongs in
+/// debug logs only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Panicked {
+    pub payload: String,
+}
+
+impl std::fmt::Display for Panicked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("scoring panicked")
+    }
+}
+
+impl std::error::Error for Panicked {}
+
 /// One message being received.
 #[derive(Debug)]
 pub struct Session {
@@ -105,17 +121,16 @@ impl Session {
 
     /// Judges the message with a snapshot. A panic in the scoring core (or
     /// in the MIME parser below it) becomes an error for this message alone.
-    pub fn judge(&self, engine: &Engine) -> Result<Decision, String> {
+    pub fn judge(&self, engine: &Engine) -> Result<Decision, Panicked> {
         catch_unwind(AssertUnwindSafe(|| {
             engine.judge(&self.buffer, self.truncated)
         }))
-        .map_err(|panic| {
-            let text = panic
+        .map_err(|panic| Panicked {
+            payload: panic
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            format!("scoring panicked: {text}")
+                .unwrap_or_default(),
         })
     }
 

@@ -15,6 +15,10 @@ pub const DEFAULT_MODEL: &str = include_str!("../../config/model.json");
 /// The model-file format this build reads.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Largest weight a model file may hold: far beyond anything training
+/// makes, and small enough that sums stay finite in `f32` and `f64`.
+const MAX_WEIGHT: f64 = 1e6;
+
 /// Word features named individually in the explanation; the rest are
 /// summed into `TEXT_MODEL`.
 const NAMED_WORDS: usize = 3;
@@ -118,6 +122,18 @@ impl Model {
                 "text_cap",
                 "must be a number of at least 0".into(),
             ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let bounded = |w: f64| w.is_finite() && w.abs() <= MAX_WEIGHT;
+        for (name, weight) in &file.rules {
+            if !bounded(*weight) {
+                errors.push(model_error(&format!("rules.{name}"), format!("{weight} is not a weight")));
+            }
+        }
+        if let Some((index, weight)) = file.words.iter().find(|(_, w)| !bounded(*w)) {
+            errors.push(model_error("words", format!("{weight} at {index} is not a weight")));
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -363,6 +379,16 @@ mod tests {
             second: Some("дружба"),
         };
         assert_eq!(word_test_name(&feature), "W_S_WSPOLPRACA_");
+    }
+
+    #[test]
+    fn refuses_weights_that_would_overflow() {
+        let mut bad = file();
+        bad.rules.insert("HUGE".into(), 1e300);
+        bad.words = vec![(1, f64::NAN)];
+        let errors = Model::from_file(bad).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["rules.HUGE", "words"]);
     }
 
     #[test]
