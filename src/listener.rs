@@ -10,6 +10,10 @@ use std::{
     os::unix::fs::{FileTypeExt, PermissionsExt},
     path::{Path, PathBuf},
     pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll},
 };
 use tokio::{
@@ -152,5 +156,102 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
         )),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// A listener that refuses connections beyond `limit` open at once: the
+/// excess connection is accepted and closed at once, so the MTA applies its
+/// `milter_default_action` (tempfail) straight away instead of waiting in
+/// the kernel's backlog until its `milter_connect_timeout`.
+#[derive(Debug)]
+pub struct Limited<L> {
+    inner: L,
+    open: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl<L> Limited<L> {
+    pub fn new(inner: L, limit: usize) -> Self {
+        Self {
+            inner,
+            open: Arc::new(AtomicUsize::new(0)),
+            limit,
+        }
+    }
+}
+
+impl<L: Listener> Listener for Limited<L> {
+    type Io = Counted<L::Io>;
+
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Io>> {
+        loop {
+            let stream = std::task::ready!(self.inner.poll_accept(cx))?;
+            if self.open.load(Ordering::Acquire) >= self.limit {
+                tracing::warn!(
+                    limit = self.limit,
+                    "max_connections reached, connection refused"
+                );
+                drop(stream);
+                continue;
+            }
+            self.open.fetch_add(1, Ordering::AcqRel);
+            return Poll::Ready(Ok(Counted {
+                stream,
+                open: Arc::clone(&self.open),
+            }));
+        }
+    }
+}
+
+/// A connection counted as open until it is dropped.
+#[derive(Debug)]
+pub struct Counted<S> {
+    stream: S,
+    open: Arc<AtomicUsize>,
+}
+
+impl<S> Drop for Counted<S> {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }

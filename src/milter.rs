@@ -14,7 +14,7 @@ use crate::{
     action::{Action, Decision},
     config::{Config, Mode, OnError},
     engine::Engine,
-    listener::MilterListener,
+    listener::{Limited, MilterListener},
     logging::personal,
     metrics::{ConnectionGuard, ErrorKind, MessageGuard, Metrics, Outcome},
     session::Session,
@@ -124,14 +124,18 @@ pub async fn run(
     shutdown: impl Future,
 ) -> io::Result<()> {
     let engine = snapshots.current();
+    let limit = engine.config.max_connections;
     let config = indymilter::Config {
-        max_connections: engine.config.max_connections,
+        // One more than the limit, so that indymilter always accepts and
+        // `Limited` refuses the excess at once instead of leaving it queued.
+        max_connections: limit + 1,
         actions: Actions::empty(),
         connection_timeout: engine.config.connection_timeout,
     };
     let gate = Gate(Arc::new(Mutex::new(Some(listener))));
     let drained = drain(gate.clone(), Arc::clone(&snapshots), shutdown);
-    indymilter::run(gate, callbacks(snapshots), config, drained).await
+    let limited = Limited::new(gate, limit);
+    indymilter::run(limited, callbacks(snapshots), config, drained).await
 }
 
 /// Completes once `shutdown` has and the messages in flight are done (or
@@ -402,17 +406,14 @@ async fn finish(
 /// Scores a message with its snapshot, timing it for the metrics.
 fn judge(message: &Message, metrics: &Metrics) -> Result<Decision, Failure> {
     let started = Instant::now();
-    let decision = message
-        .session
-        .judge(&message.engine)
-        .map_err(|panicked| {
-            // The panic's text may quote the message: debug only.
-            debug!(payload = %panicked.payload, "scoring panic");
-            Failure {
-                kind: ErrorKind::Scan,
-                reason: panicked.to_string(),
-            }
-        })?;
+    let decision = message.session.judge(&message.engine).map_err(|panicked| {
+        // The panic's text may quote the message: debug only.
+        debug!(payload = %panicked.payload, "scoring panic");
+        Failure {
+            kind: ErrorKind::Scan,
+            reason: panicked.to_string(),
+        }
+    })?;
     let tests = decision.hits.iter().map(|hit| hit.name.as_str());
     metrics.scanned(decision.score, started.elapsed(), tests);
     Ok(decision)

@@ -172,18 +172,35 @@ async fn a_hundred_messages_on_one_connection() {
 }
 
 /// Eight connections at once, 25 messages each, against a daemon that
-/// serves four connections at a time: the others wait their turn (the
-/// limit is applied before accepting, as indymilter does), and every
-/// message gets exactly one decision.
+/// serves four connections at a time: a fifth is refused at once (closed
+/// before negotiation) and retries, the daemon keeps serving, and every
+/// message sent gets exactly one decision.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_message_gets_exactly_one_decision_past_max_connections() {
     let dir = tempfile::tempdir().unwrap();
     let (daemon, metrics) = start(dir.path(), "max_connections = 4");
     let addr = daemon.addr().unwrap();
+    // Hold the four slots, so that the next connection must be refused.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(client::connect(addr).await);
+    }
+    assert!(
+        client::try_connect(addr).await.is_none(),
+        "a fifth connection was served"
+    );
+    daemon.wait_for_log("max_connections reached", 1);
+    drop(held);
+
     let mut tasks = Vec::new();
     for c in 0..8 {
         tasks.push(tokio::spawn(async move {
-            let mut conn = client::connect(addr).await;
+            let mut conn = loop {
+                match client::try_connect(addr).await {
+                    Some(conn) => break conn,
+                    None => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            };
             let (pitch, clean) = (fixture("pitch.eml"), fixture("clean.eml"));
             for m in 0..25 {
                 let raw = if (c + m) % 3 == 0 { &pitch } else { &clean };
@@ -306,8 +323,8 @@ fn packet(command: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// The daemon holds one connection; a message through Postfix finds it
-/// full, waits `milter_command_timeout` for the negotiation and, per
-/// `milter_default_action = tempfail`, the client gets 4xx, never 5xx.
+/// full, is refused at once and, per `milter_default_action = tempfail`,
+/// the client gets 4xx, never 5xx.
 /// Once the slot is free the next message goes through.
 #[tokio::test(flavor = "multi_thread")]
 async fn postfix_answers_4xx_while_the_daemon_is_full() {
@@ -316,7 +333,8 @@ async fn postfix_answers_4xx_while_the_daemon_is_full() {
     }
     let dir = postfix::short_tempdir("pff");
     let daemon = Daemon::start(dir.path(), "max_connections = 1");
-    let held = client::connect_unix(daemon.socket().unwrap()).await;
+    // The daemon's own start-up probe may still hold the one slot.
+    let held = client::connect_unix_when_free(daemon.socket().unwrap()).await;
     let mta = Postfix::start_with(
         &daemon.milter_spec(),
         "milter_connect_timeout = 2s\nmilter_command_timeout = 2s\n",

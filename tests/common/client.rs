@@ -10,6 +10,25 @@ pub async fn connect(addr: SocketAddr) -> TestConnection {
     greet(conn).await
 }
 
+/// Tries to open a milter connection; `None` when the milter closes it
+/// during negotiation (refused past `max_connections`).
+pub async fn try_connect(addr: SocketAddr) -> Option<TestConnection> {
+    let conn = configure().open_tcp(addr).await.ok()?;
+    Some(greet(conn).await)
+}
+
+/// Opens a milter connection over a unix socket, retrying while the
+/// daemon refuses it (a slot is freed only once a closed session ends).
+pub async fn connect_unix_when_free(path: &Path) -> TestConnection {
+    for _ in 0..250 {
+        if let Ok(conn) = configure().open_unix(path).await {
+            return greet(conn).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{} refused every connection for 5 s", path.display());
+}
+
 /// Opens a milter connection over a unix socket.
 pub async fn connect_unix(path: &Path) -> TestConnection {
     let conn = configure().open_unix(path).await.unwrap();
