@@ -73,7 +73,10 @@ fn the_corpus_is_as_large_as_documented() {
     let pitches = count("train", "pitch") + count("heldout", "pitch");
     let legit = count("train", "legit") + count("heldout", "legit");
     let cold = count("train", "cold") + count("heldout", "cold");
-    assert!(pitches >= 300 && legit >= 300 && cold >= 40, "{pitches} {legit} {cold}");
+    assert!(
+        pitches >= 300 && legit >= 300 && cold >= 40,
+        "{pitches} {legit} {cold}"
+    );
 }
 
 #[test]

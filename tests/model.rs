@@ -11,7 +11,12 @@ fn shipped_model_is_reproducible_from_the_training_split() {
     let status = Command::new(env!("CARGO_BIN_EXE_pitchfork"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["train", "--pitch", "tests/corpus/train/pitch"])
-        .args(["--legit", "tests/corpus/train/legit", "--legit", "tests/corpus/train/cold"])
+        .args([
+            "--legit",
+            "tests/corpus/train/legit",
+            "--legit",
+            "tests/corpus/train/cold",
+        ])
         .arg("--out")
         .arg(&out)
         .status()

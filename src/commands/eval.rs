@@ -15,7 +15,10 @@ use std::{
 #[derive(Clone, Debug)]
 pub enum Sources {
     /// Folders of pitches and of legitimate mail.
-    Folders { pitch: Vec<PathBuf>, legit: Vec<PathBuf> },
+    Folders {
+        pitch: Vec<PathBuf>,
+        legit: Vec<PathBuf>,
+    },
     /// A tab-separated file of `path<TAB>label` (header line allowed);
     /// paths are relative to the file. `pitch` is the positive label; every
     /// other label counts as not a pitch and is also reported on its own.
@@ -159,7 +162,11 @@ impl<'a> Report<'a> {
         let (tp, fn_, fp, tn) = self.confusion();
         let mut out = String::new();
         let flag = engine.config.thresholds.flag;
-        let _ = writeln!(out, "{} messages, flag threshold {flag:.2}", self.scored.len());
+        let _ = writeln!(
+            out,
+            "{} messages, flag threshold {flag:.2}",
+            self.scored.len()
+        );
         let _ = writeln!(out, "\n               flagged  not flagged");
         let _ = writeln!(out, "  pitch      {tp:>8}  {fn_:>11}");
         let _ = writeln!(out, "  not pitch  {fp:>8}  {tn:>11}");
@@ -217,10 +224,18 @@ fn histogram_svg(histogram: &BTreeMap<i64, (usize, usize)>, engine: &Engine) -> 
     let thresholds = engine.config.thresholds;
     let low = low.min(thresholds.flag.floor() as i64) - 1;
     let high = high.max(thresholds.reject.unwrap_or(thresholds.flag).ceil() as i64) + 1;
-    let tallest = histogram.values().map(|(p, o)| (*p).max(*o)).max().unwrap_or(1).max(1);
+    let tallest = histogram
+        .values()
+        .map(|(p, o)| (*p).max(*o))
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let (width, height, bar) = (((high - low + 1) * 24) as f64, 300.0, 10.0);
     let x = |score: f64| (score - low as f64) * 24.0;
-    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\">", height + 20.0);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\">",
+        height + 20.0
+    );
     for (&bucket, &(p, o)) in histogram {
         for (count, offset, colour) in [(p, 1.0, "#c0392b"), (o, 12.0, "#2c7fb8")] {
             let h = count as f64 / tallest as f64 * height;
@@ -231,7 +246,12 @@ fn histogram_svg(histogram: &BTreeMap<i64, (usize, usize)>, engine: &Engine) -> 
                 height - h
             );
         }
-        let _ = write!(svg, "<text x=\"{:.1}\" y=\"{}\" font-size=\"9\">{bucket}</text>", x(bucket as f64), height + 14.0);
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{}\" font-size=\"9\">{bucket}</text>",
+            x(bucket as f64),
+            height + 14.0
+        );
     }
     for threshold in std::iter::once(thresholds.flag).chain(thresholds.reject) {
         let _ = write!(
@@ -253,7 +273,9 @@ fn percent(part: usize, whole: usize) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -298,6 +320,9 @@ mod tests {
         let err = read_labels(&file).unwrap_err();
         assert!(err.to_string().contains(":4: expected"), "{err}");
         std::fs::write(&file, "path\tlabel\ttags\na.eml\tpitch\tx\n").unwrap();
-        assert_eq!(read_labels(&file).unwrap(), [("a.eml".to_owned(), "pitch".to_owned())]);
+        assert_eq!(
+            read_labels(&file).unwrap(),
+            [("a.eml".to_owned(), "pitch".to_owned())]
+        );
     }
 }

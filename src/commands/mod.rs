@@ -49,4 +49,3 @@ pub fn for_each_message(
     }
     result
 }
-

@@ -11,7 +11,12 @@ use std::path::{Path, PathBuf};
 
 /// Reads every message under `pitch` and `legit` (in that order, each in
 /// name order), fits a model and writes it to `out`.
-pub fn run(engine: &Engine, pitch: &[PathBuf], legit: &[PathBuf], out: &Path) -> anyhow::Result<()> {
+pub fn run(
+    engine: &Engine,
+    pitch: &[PathBuf],
+    legit: &[PathBuf],
+    out: &Path,
+) -> anyhow::Result<()> {
     let options = Options {
         flag: engine.config.thresholds.flag,
         ..Options::default()
@@ -34,7 +39,8 @@ pub fn run(engine: &Engine, pitch: &[PathBuf], legit: &[PathBuf], out: &Path) ->
         model.trained.pitch,
         model.trained.legit
     );
-    std::fs::write(out, model.to_json()).with_context(|| format!("cannot write {}", out.display()))?;
+    std::fs::write(out, model.to_json())
+        .with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!(
         "trained on {} pitches and {} legitimate messages: {} named tests, {} word features; wrote {}",
         model.trained.pitch,

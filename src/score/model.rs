@@ -129,11 +129,17 @@ impl Model {
         let bounded = |w: f64| w.is_finite() && w.abs() <= MAX_WEIGHT;
         for (name, weight) in &file.rules {
             if !bounded(*weight) {
-                errors.push(model_error(&format!("rules.{name}"), format!("{weight} is not a weight")));
+                errors.push(model_error(
+                    &format!("rules.{name}"),
+                    format!("{weight} is not a weight"),
+                ));
             }
         }
         if let Some((index, weight)) = file.words.iter().find(|(_, w)| !bounded(*w)) {
-            errors.push(model_error("words", format!("{weight} at {index} is not a weight")));
+            errors.push(model_error(
+                "words",
+                format!("{weight} at {index} is not a weight"),
+            ));
         }
         if !errors.is_empty() {
             return Err(errors);
