@@ -11,9 +11,11 @@
 
 mod css;
 mod entity;
+mod writer;
 
 use css::{Colour, Style};
 use std::collections::HashMap;
+use writer::Writer;
 
 /// The visible text of an HTML part and what the markup hid.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -566,65 +568,6 @@ fn name_id(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
         (hash ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// Builds the text: collapses HTML whitespace, starts lines for blocks,
-/// prefixes quoted lines, decodes entities.
-#[derive(Default)]
-struct Writer {
-    text: String,
-    space: bool,
-    quote_depth: usize,
-    pre_depth: usize,
-}
-
-impl Writer {
-    fn at_line_start(&self) -> bool {
-        self.text.is_empty() || self.text.ends_with('\n')
-    }
-
-    fn newline(&mut self) {
-        if !self.at_line_start() {
-            self.text.push('\n');
-        }
-        self.space = false;
-    }
-
-    fn space(&mut self) {
-        self.space = !self.at_line_start();
-    }
-
-    fn text(&mut self, text: &str) {
-        let mut rest = text;
-        while let Some(c) = rest.chars().next() {
-            let (c, len) = if c == '&' {
-                entity::decode(rest).unwrap_or(('&', 1))
-            } else {
-                (c, c.len_utf8())
-            };
-            rest = &rest[len..];
-            self.char(c);
-        }
-    }
-
-    fn char(&mut self, c: char) {
-        if self.pre_depth > 0 && c == '\n' {
-            self.text.push('\n');
-            self.space = false;
-            return;
-        }
-        if matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{c}') {
-            self.space = !self.at_line_start();
-            return;
-        }
-        if self.at_line_start() && self.quote_depth > 0 {
-            self.text.push_str("> ");
-        }
-        if std::mem::take(&mut self.space) {
-            self.text.push(' ');
-        }
-        self.text.push(c);
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,17 @@ use std::borrow::Cow;
 /// or two is layout, a hidden sentence is meant for filters.
 const HIDDEN_LETTERS: usize = 20;
 
+/// Bytes of quoted history kept in [`MessageView::quoted`].
+const MAX_QUOTED: usize = 32 * 1024;
+
+/// The largest char boundary of `text` at or below `max`.
+fn floor_char_boundary(text: &str, max: usize) -> usize {
+    (0..=max.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
 /// Disguises normalisation must undo before the text counts as
 /// obfuscated: one can be a typo or a pasted symbol, two are a habit.
 const OBFUSCATIONS: u32 = 2;
@@ -58,7 +69,7 @@ pub struct MessageView {
     /// quotes their own earlier message (see [`Facts::quotes_self`]).
     pub body: String,
     /// Quoted replies (`> …`, `On … wrote:`) and forwarded or original
-    /// messages.
+    /// messages: the first 32 KiB.
     pub quoted: String,
     /// The signature block (after `-- ` or a sign-off); also in `body`.
     pub signature: String,
@@ -121,9 +132,12 @@ impl MessageView {
     /// Normalises the pieces and counts the disguises undone in what the
     /// sender wrote now (not in what they quoted).
     fn assemble(subject: &str, parts: &Parts, mut facts: Facts) -> Self {
+        // The latest messages of a long thread are enough to read, and the
+        // whole history would cost time on every reply.
+        let quoted = &parts.quoted[..floor_char_boundary(&parts.quoted, MAX_QUOTED)];
         let (subject, in_subject) = normalize_counting(subject);
         let (body, in_body) = if facts.quotes_self {
-            normalize_counting(&format!("{}\n{}", parts.new, parts.quoted))
+            normalize_counting(&format!("{}\n{}", parts.new, quoted))
         } else {
             normalize_counting(&parts.new)
         };
@@ -132,7 +146,7 @@ impl MessageView {
         Self {
             subject,
             body,
-            quoted: normalize(&parts.quoted),
+            quoted: normalize(quoted),
             signature: normalize(&parts.signature),
             postscript: normalize(&parts.postscript),
             facts,
@@ -164,13 +178,9 @@ fn read_body(message: &Message<'_>, html: &mut HtmlFacts, parts: &mut Parts) {
         })
         .collect();
     // An HTML part of images says little; its plain alternative says more.
-    let letters = |texts: &mut dyn Iterator<Item = &str>| {
-        texts
-            .map(|t| t.chars().filter(|c| c.is_alphabetic()).count())
-            .sum::<usize>()
-    };
-    let html_letters = letters(&mut shown.iter().map(|t| t.as_ref()));
-    if !shown.is_empty() && html_letters * 4 >= letters(&mut plain.iter().copied()) {
+    let html_len: usize = shown.iter().map(|t| t.len()).sum();
+    let plain_len: usize = plain.iter().map(|t| t.len()).sum();
+    if !shown.is_empty() && html_len * 4 >= plain_len {
         shown.iter().for_each(|text| split::split(text, parts));
     } else if !message.text_body.is_empty() {
         plain.iter().for_each(|text| split::split(text, parts));

@@ -195,8 +195,7 @@ const TO: &[&str] = &[
 /// `From:` followed within a few lines by a date and a recipient or
 /// subject: the header block Outlook writes above a quoted message.
 fn is_header_block(lines: &[&str]) -> bool {
-    let head = lines[0].get(..lines[0].len().min(16)).unwrap_or(lines[0]);
-    if !head.contains(':') || !starts_with_any(&plain(lines[0]), FROM) {
+    if !names_sender(lines[0]) {
         return false;
     }
     let next: Vec<String> = lines.iter().skip(1).take(5).map(|l| plain(l)).collect();
@@ -205,8 +204,21 @@ fn is_header_block(lines: &[&str]) -> bool {
 
 /// A `From:` header line or an attribution line.
 fn names_author(line: &str) -> bool {
-    let head = line.get(..line.len().min(16)).unwrap_or(line);
-    (head.contains(':') && starts_with_any(&plain(line), FROM)) || attribution(&[line]).is_some()
+    names_sender(line) || attribution(&[line]).is_some()
+}
+
+/// A `From:` header line (`*From:*` in plain renderings of HTML).
+fn names_sender(line: &str) -> bool {
+    let start = line.trim_start_matches(['*', '>', ' ', '\t']);
+    // Cheap before exact: most lines start with no header name at all.
+    let maybe = FROM.iter().any(|name| {
+        let bare = name.trim_end_matches([':', ' ']);
+        start
+            .get(..bare.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(bare))
+            && start[bare.len()..].starts_with([':', '*', ' '])
+    });
+    maybe && starts_with_any(&plain(line), FROM)
 }
 
 fn starts_with_any(text: &str, prefixes: &[&str]) -> bool {
@@ -241,6 +253,25 @@ const ATTRIBUTION_ENDS: &[&str] = &[
 fn attribution(lines: &[&str]) -> Option<usize> {
     let colon_ends = |i: usize| lines.get(i).is_some_and(|l| l.trim_end().ends_with(':'));
     if !colon_ends(0) && !colon_ends(1) {
+        return None;
+    }
+    // Cheap before exact: an attribution starts or ends in a known way.
+    let start = lines[0].trim_start_matches(['*', '>', ' ', '\t']);
+    let known_start = ATTRIBUTION_STARTS.iter().any(|p| {
+        start
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    });
+    let known_end = |line: &str| {
+        let line = line.trim_end();
+        ATTRIBUTION_ENDS.iter().any(|end| {
+            line.len() >= end.len()
+                && line
+                    .get(line.len() - end.len()..)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(end))
+        })
+    };
+    if !known_start && !known_end(lines[0]) {
         return None;
     }
     let first = plain(lines.first()?);

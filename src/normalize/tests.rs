@@ -244,6 +244,9 @@ fn results_are_fixed_points() {
         // Found by the property tests: the digit inside decides whether a
         // leading zero is a unit.
         "0р0x",
+        // A capital that takes no mark, lower-cased, may compose with it.
+        "\u{1fbc}\u{301}",
+        "T\u{308}",
     ];
     for input in inputs {
         let once = normalize(input);

@@ -47,7 +47,7 @@ impl Default for Options {
             learning_rate: 0.3,
             l2: 1e-3,
             l2_rules: 1.0,
-            max_drift: 0.5,
+            max_drift: 0.25,
             min_documents: 2,
             min_rule_hits: 3,
             text_cap: 2.0,
