@@ -7,30 +7,10 @@ mod common;
 
 use common::{
     daemon::Daemon,
+    delivered::pitchfork_headers,
     postfix::{self, Postfix},
 };
 use std::{path::Path, time::Duration};
-
-/// Header lines of a delivered message, unfolded.
-fn header_lines(message: &str) -> Vec<String> {
-    let head = message.split("\n\n").next().unwrap_or_default();
-    let mut lines: Vec<String> = Vec::new();
-    for line in head.lines() {
-        match lines.last_mut() {
-            Some(last) if line.starts_with([' ', '\t']) => last.push_str(line),
-            _ => lines.push(line.to_owned()),
-        }
-    }
-    lines
-}
-
-/// The `X-Pitchfork-*` header lines, in any letter case.
-fn verdict_headers(message: &str) -> Vec<String> {
-    header_lines(message)
-        .into_iter()
-        .filter(|l| l.to_ascii_lowercase().starts_with("x-pitchfork-"))
-        .collect()
-}
 
 #[test]
 fn forged_verdicts_in_every_form_are_removed() {
@@ -58,7 +38,7 @@ fn forged_verdicts_in_every_form_are_removed() {
             .clone()
     };
 
-    let clean = verdict_headers(&copy("forgery-1@friends.example"));
+    let clean = pitchfork_headers(&copy("forgery-1@friends.example"));
     assert_eq!(clean.len(), 2, "{clean:#?}\n{}", daemon.log());
     assert!(clean[0].starts_with("X-Pitchfork-Score: "), "{clean:?}");
     assert!(
@@ -71,7 +51,7 @@ fn forged_verdicts_in_every_form_are_removed() {
             .any(|h| h.contains("99.00") || h.contains("FORGED"))
     );
 
-    let pitch = verdict_headers(&copy("forgery-2@devshop.example"));
+    let pitch = pitchfork_headers(&copy("forgery-2@devshop.example"));
     let names: Vec<&str> = pitch.iter().map(|h| h.split(':').next().unwrap()).collect();
     assert_eq!(
         names,

@@ -1,6 +1,9 @@
 //! The daemon on 127.0.0.1:0 driven through the milter protocol by a test
 //! MTA (indymilter-test), asserting the exact actions it answers with.
 
+mod common;
+
+use common::client::split;
 use indymilter_test::{Actions, EomAction, MacroStage, ProtoOpts, Status, TestConnection};
 use pitchfork::{
     config::{Config, SocketSpec},
@@ -62,24 +65,6 @@ impl Daemon {
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(Path::new("tests/milter").join(name)).unwrap()
-}
-
-/// Splits a fixture into unfolded headers and body, as an MTA hands them on.
-fn split(raw: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
-    let text = String::from_utf8_lossy(raw).replace('\n', "\r\n");
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in head.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            let last = headers.last_mut().unwrap();
-            last.1.push_str("\r\n");
-            last.1.push_str(line);
-        } else {
-            let (name, value) = line.split_once(':').unwrap();
-            headers.push((name.to_owned(), value.trim_start().to_owned()));
-        }
-    }
-    (headers, body.as_bytes().to_vec())
 }
 
 /// Sends one message from MAIL to EOM and returns what the milter answered.

@@ -5,6 +5,7 @@ mod common;
 
 use common::{
     daemon::Daemon,
+    delivered::pitchfork_headers,
     postfix::{self, Postfix},
 };
 use std::{
@@ -28,26 +29,6 @@ fn delivered_copy(mta: &Postfix, count: usize, id: &str) -> String {
         .into_iter()
         .find(|m| m.contains(id))
         .unwrap_or_else(|| panic!("{id} not delivered:\n{}", mta.log()))
-}
-
-/// Header lines of a message (before the first blank line), unfolded.
-fn header_lines(message: &str) -> Vec<String> {
-    let head = message.split("\n\n").next().unwrap_or_default();
-    let mut lines: Vec<String> = Vec::new();
-    for line in head.lines() {
-        match lines.last_mut() {
-            Some(last) if line.starts_with([' ', '\t']) => last.push_str(line),
-            _ => lines.push(line.to_owned()),
-        }
-    }
-    lines
-}
-
-fn pitchfork_headers(message: &str) -> Vec<String> {
-    header_lines(message)
-        .into_iter()
-        .filter(|l| l.to_ascii_lowercase().starts_with("x-pitchfork-"))
-        .collect()
 }
 
 #[test]

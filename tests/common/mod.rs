@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod delivered;
 pub mod dovecot;
 pub mod postfix;
 pub mod sendmail;
