@@ -42,12 +42,40 @@ fn refuses_to_serve_as_root_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("milter.sock");
     let socket_line = format!("socket = \"unix:{}\"\n", socket.display());
-    for extra in ["", "user = \"root\"\n"] {
-        let (status, log) = Daemon::run_to_exit(dir.path(), &format!("{socket_line}{extra}"));
-        assert_eq!(status.code(), Some(2), "{extra}{log}");
-        assert!(log.contains("refusing to serve as root"), "{log}");
-        assert!(!socket.exists(), "bound before refusing");
+    let (status, log) = Daemon::run_to_exit(dir.path(), &format!("{socket_line}user = \"root\"\n"));
+    assert_eq!(status.code(), Some(2), "{log}");
+    assert!(log.contains("refusing to serve as root"), "{log}");
+    assert!(!socket.exists(), "bound before refusing");
+}
+
+/// `pitchfork serve` on the built-in configuration, started as root, binds
+/// and then serves as `nobody`.
+#[test]
+fn started_as_root_without_a_user_it_serves_as_nobody() {
+    if !require_root() {
+        return;
     }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pitchfork"))
+        .args(["serve", "--socket", "inet:0@127.0.0.1"])
+        .env("RUST_LOG", "pitchfork=info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let serving = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find(|line| line.contains("pitchfork serving"))
+        .expect("the daemon announced itself");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    assert!(
+        serving.contains(&format!("uid={}", nobody.uid)),
+        "{serving}"
+    );
 }
 
 /// The `Uid:`/`Gid:`/`Groups:` lines of every thread of a process.

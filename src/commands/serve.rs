@@ -7,7 +7,7 @@
 //! any mail read.
 
 use crate::{
-    config::{Config, Service, SocketSpec},
+    config::{Config, Service, SocketSpec, account},
     engine::Engine,
     listener,
     logging::LogControl,
@@ -40,8 +40,8 @@ pub struct Options {
 pub async fn run(engine: Engine, options: Options) -> anyhow::Result<()> {
     let hangup = signal(SignalKind::hangup())?;
     let shutdown = shutdown_signal()?;
-    let config = engine.config.clone();
-    refuse_root(&config.service)?;
+    let mut config = engine.config.clone();
+    refuse_root(&mut config.service)?;
     // Metrics first: once the milter socket answers, everything does.
     let metrics_listener = bind_metrics(&config).await?;
     let spec = options.socket.unwrap_or_else(|| config.socket.clone());
@@ -83,18 +83,28 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     })
 }
 
-/// Refuses to serve as root unless there is a user to switch to or root
-/// is explicitly allowed: a parser bug should not be a root exploit.
-fn refuse_root(service: &Service) -> anyhow::Result<()> {
-    let switches = service.user.as_ref().is_some_and(|user| user.uid != 0);
-    if unistd::geteuid().is_root() && !switches && !service.allow_root {
-        bail!(
-            "refusing to serve as root: set `user` to switch to after binding, \
-             or `allow_root = true`"
-        );
+/// Never serves as root unless root is explicitly allowed: a parser bug
+/// should not be a root exploit. Started as root with no `user` set, it
+/// switches to `nobody` after binding (as `pitchfork serve` does on the
+/// built-in configuration); `user = "root"` without `allow_root` is refused.
+fn refuse_root(service: &mut Service) -> anyhow::Result<()> {
+    if !unistd::geteuid().is_root() || service.allow_root {
+        return Ok(());
+    }
+    if service.user.is_none() {
+        let nobody = account::user(FALLBACK_USER)
+            .map_err(|e| anyhow::anyhow!("refusing to serve as root: no `user` set and {e}"))?;
+        warn!("started as root with no `user` set: switching to `{FALLBACK_USER}` after binding");
+        service.user = nobody;
+    }
+    if service.user.as_ref().is_some_and(|user| user.uid == 0) {
+        bail!("refusing to serve as root: set `user` to another user, or `allow_root = true`");
     }
     Ok(())
 }
+
+/// The unprivileged user taken when started as root with no `user` set.
+const FALLBACK_USER: &str = "nobody";
 
 /// Gives a unix socket the configured owner and group.
 fn give_socket(spec: &SocketSpec, service: &Service) -> anyhow::Result<()> {

@@ -2,7 +2,7 @@
 //! [`Config`]. Every error names the key it concerns; all validation errors
 //! are reported at once.
 
-mod account;
+pub mod account;
 mod raw;
 mod service;
 mod socket;
