@@ -32,6 +32,10 @@ mod throughput;
 #[allow(dead_code)]
 #[path = "../../tests/common/postfix.rs"]
 mod postfix;
+// What the MTA harnesses share, which postfix.rs uses.
+#[allow(dead_code)]
+#[path = "../../tests/common/mta.rs"]
+mod mta;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -23,7 +23,6 @@ use tempfile::TempDir;
 use super::postfix::{children_of, free_port, set_mode, short_tempdir, signal, wait_until_gone};
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
-const SKIP_VAR: &str = "PITCHFORK_SKIP_MTA_TESTS";
 
 /// Owner of the mail (`nobody`); Dovecot refuses uids below `first_valid_uid`.
 const MAIL_UID: u32 = 65534;
@@ -35,16 +34,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// also needs), it panics when something is missing unless
 /// `PITCHFORK_SKIP_MTA_TESTS=1`, which skips the test with a `SKIPPED:` line.
 pub fn require_dovecot() -> bool {
-    let problem = missing_prerequisite();
-    if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
-        let why = problem.unwrap_or_else(|| "Dovecot would be available".into());
-        eprintln!("\nSKIPPED: END-TO-END MTA TEST NOT RUN, {SKIP_VAR}=1 is set ({why})\n");
-        return false;
-    }
-    if let Some(problem) = problem {
-        panic!("{problem}; set {SKIP_VAR}=1 to skip explicitly");
-    }
-    true
+    super::mta::require("Dovecot", missing_prerequisite())
 }
 
 fn missing_prerequisite() -> Option<String> {

@@ -8,5 +8,6 @@ pub mod client;
 pub mod daemon;
 pub mod delivered;
 pub mod dovecot;
+pub mod mta;
 pub mod postfix;
 pub mod sendmail;

@@ -13,8 +13,7 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output};
@@ -25,7 +24,6 @@ use tempfile::TempDir;
 
 const POSTFIX: &str = "/usr/sbin/postfix";
 const SWAKS: &str = "/usr/bin/swaks";
-const SKIP_VAR: &str = "PITCHFORK_SKIP_MTA_TESTS";
 
 /// The only domain this instance delivers; everything else goes nowhere.
 pub const MAIL_DOMAIN: &str = "pitch.test";
@@ -46,16 +44,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// test is then skipped (this returns `false`) with a `SKIPPED:` line on
 /// stderr, whether or not Postfix is present.
 pub fn require_postfix() -> bool {
-    let problem = missing_prerequisite();
-    if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
-        let why = problem.unwrap_or_else(|| "Postfix would be available".into());
-        eprintln!("\nSKIPPED: END-TO-END MTA TEST NOT RUN, {SKIP_VAR}=1 is set ({why})\n");
-        return false;
-    }
-    if let Some(problem) = problem {
-        panic!("{problem}; set {SKIP_VAR}=1 to skip explicitly");
-    }
-    true
+    super::mta::require("Postfix", missing_prerequisite())
 }
 
 /// Explains the first missing prerequisite of the MTA tests, if any.
@@ -400,7 +389,9 @@ postlog    unix-dgram n - n - 1 postlogd
                 self.log_dump()
             );
         }
-        self.wait_for_banner(Duration::from_secs(10));
+        super::mta::wait_for_banner("Postfix", self.port, Duration::from_secs(10), || {
+            self.log_dump()
+        });
     }
 
     fn postfix_command(&self, action: &str) -> Output {
@@ -423,32 +414,6 @@ postlog    unix-dgram n - n - 1 postlogd
             Ok(output) => format!("--- `{command}` on a terminal ---\n{}", transcript(&output)),
             Err(e) => format!("(could not run `script`: {e})"),
         }
-    }
-
-    /// `postfix start` returns once the master listens, but only a banner
-    /// proves smtpd works. Note: smtpd opens a milter session for this probe.
-    fn wait_for_banner(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.banner().is_some_and(|b| b.starts_with("220")) {
-                return;
-            }
-            sleep(POLL);
-        }
-        panic!(
-            "Postfix did not answer on 127.0.0.1:{} within {timeout:?}\n{}",
-            self.port,
-            self.log_dump()
-        );
-    }
-
-    fn banner(&self) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let mut line = String::new();
-        BufReader::new(&stream).read_line(&mut line).ok()?;
-        let _ = stream.write_all(b"QUIT\r\n");
-        Some(line)
     }
 
     /// What `postfix stop` does: TERM to the master, which TERMinates its

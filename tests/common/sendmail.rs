@@ -19,8 +19,7 @@
 //!   tmpfs whose `log` is a datagram socket read by [`SyslogSink`].
 
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Write};
-use std::net::TcpStream;
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -39,7 +38,6 @@ use super::postfix::{
 
 const ROOT_VAR: &str = "PITCHFORK_SENDMAIL_ROOT";
 const DEFAULT_ROOT: &str = "/var/cache/pitchfork-ci/sendmail";
-const SKIP_VAR: &str = "PITCHFORK_SKIP_MTA_TESTS";
 const SENDMAIL: &str = "usr/libexec/sendmail/sendmail";
 const CF_M4: &str = "usr/share/sendmail/cf/m4/cf.m4";
 const SWAKS: &str = "/usr/bin/swaks";
@@ -56,16 +54,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// something is missing unless `PITCHFORK_SKIP_MTA_TESTS=1`, which skips
 /// the test (returns `false`) with a `SKIPPED:` line on stderr.
 pub fn require_sendmail() -> bool {
-    let problem = missing_prerequisite();
-    if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
-        let why = problem.unwrap_or_else(|| "Sendmail would be available".into());
-        eprintln!("\nSKIPPED: END-TO-END MTA TEST NOT RUN, {SKIP_VAR}=1 is set ({why})\n");
-        return false;
-    }
-    if let Some(problem) = problem {
-        panic!("{problem}; set {SKIP_VAR}=1 to skip explicitly");
-    }
-    true
+    super::mta::require("Sendmail", missing_prerequisite())
 }
 
 /// Where the unpacked Sendmail packages are.
@@ -286,31 +275,9 @@ impl Sendmail {
                 self.log_dump()
             );
         }
-        self.wait_for_banner(Duration::from_secs(10));
-    }
-
-    fn wait_for_banner(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.banner().is_some_and(|b| b.starts_with("220")) {
-                return;
-            }
-            sleep(POLL);
-        }
-        panic!(
-            "Sendmail did not answer on 127.0.0.1:{} within {timeout:?}\n{}",
-            self.port,
+        super::mta::wait_for_banner("Sendmail", self.port, Duration::from_secs(10), || {
             self.log_dump()
-        );
-    }
-
-    fn banner(&self) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let mut line = String::new();
-        BufReader::new(&stream).read_line(&mut line).ok()?;
-        let _ = stream.write_all(b"QUIT\r\n");
-        Some(line)
+        });
     }
 
     /// The daemon's PID is the first line of its pid file.

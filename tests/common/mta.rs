@@ -1,0 +1,54 @@
+//! What the private MTA harnesses (Postfix, Sendmail, Dovecot) share: the
+//! policy for missing software, and waiting for an SMTP banner.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    net::TcpStream,
+    thread::sleep,
+    time::{Duration, Instant},
+};
+
+/// Setting this to `1` skips the end-to-end MTA tests explicitly.
+pub const SKIP_VAR: &str = "PITCHFORK_SKIP_MTA_TESTS";
+
+/// Decides whether an end-to-end test of `software` can run: `problem` is
+/// the first missing prerequisite, if any. A missing prerequisite panics, so
+/// a CI machine without the MTA fails loudly instead of passing silently;
+/// `PITCHFORK_SKIP_MTA_TESTS=1` skips the test instead (returns `false`)
+/// with a `SKIPPED:` line on stderr, whether or not the software is there.
+pub fn require(software: &str, problem: Option<String>) -> bool {
+    if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
+        let why = problem.unwrap_or_else(|| format!("{software} would be available"));
+        eprintln!("\nSKIPPED: END-TO-END MTA TEST NOT RUN, {SKIP_VAR}=1 is set ({why})\n");
+        return false;
+    }
+    if let Some(problem) = problem {
+        panic!("{problem}; set {SKIP_VAR}=1 to skip explicitly");
+    }
+    true
+}
+
+/// Waits until an SMTP server on 127.0.0.1:`port` greets with `220`;
+/// panics after `timeout` with what `log` returns.
+pub fn wait_for_banner(software: &str, port: u16, timeout: Duration, log: impl Fn() -> String) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if banner(port).is_some_and(|b| b.starts_with("220")) {
+            return;
+        }
+        sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "{software} did not answer on 127.0.0.1:{port} within {timeout:?}\n{}",
+        log()
+    );
+}
+
+fn banner(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line).ok()?;
+    let _ = stream.write_all(b"QUIT\r\n");
+    Some(line)
+}
