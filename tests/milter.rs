@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::client::split;
+use common::client::{added, split};
 use indymilter_test::{Actions, EomAction, MacroStage, ProtoOpts, Status, TestConnection};
 use pitchfork::{
     config::{Config, SocketSpec},
@@ -83,19 +83,6 @@ async fn send(conn: &mut TestConnection, raw: &[u8]) -> (Vec<EomAction>, Status)
         .unwrap();
     let (actions, status) = conn.eom().await.unwrap();
     (actions.actions, status)
-}
-
-fn added(actions: &[EomAction]) -> Vec<(String, String)> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            EomAction::AddHeader { name, value } => Some((
-                name.to_string_lossy().into_owned(),
-                value.to_string_lossy().into_owned(),
-            )),
-            _ => None,
-        })
-        .collect()
 }
 
 fn header<'a>(added: &'a [(String, String)], name: &str) -> Option<&'a str> {
