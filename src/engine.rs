@@ -6,7 +6,12 @@ use crate::{
     action::Decision,
     config::{Config, ConfigError, ConfigErrors},
     message::MessageView,
-    score::{Model, RuleSet},
+    score::{Evaluation, Model, RuleSet, features},
+    state::{
+        Known, LEARN_BITS, Query,
+        envelope::Envelope,
+        signals::{self, Claims},
+    },
 };
 use std::path::Path;
 
@@ -44,17 +49,82 @@ impl Engine {
         })
     }
 
-    /// Parses, normalises and scores one message and decides what to do.
-    /// The daemon and `pitchfork check` both come through here.
+    /// Parses, normalises and scores one message and decides what to do,
+    /// without the state store.
     pub fn judge(&self, raw: &[u8], truncated: bool) -> Decision {
+        self.decide(self.prepare(raw, truncated, None), None, 0)
+    }
+
+    /// The first half of judging: parse, normalise, score by the rules and
+    /// the model, and say what to ask the state store. `sender` is the
+    /// envelope sender, when known.
+    pub fn prepare(&self, raw: &[u8], truncated: bool, sender: Option<&str>) -> Prepared {
         let view = MessageView::parse(raw, truncated);
         let evaluation = self.rules.score(&view);
         let evaluation = match &self.model {
             Some(model) => model.rescore(evaluation, &view),
             None => evaluation,
         };
+        let claims = Claims {
+            exchange: view.facts.reply_subject || self.rules.claims_exchange(&evaluation.hits),
+            bulk: view.facts.bulk,
+        };
+        let envelope = Envelope::scan(raw);
+        let senders = sender
+            .into_iter()
+            .map(str::to_owned)
+            .chain(envelope.from)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let query = Query {
+            references: envelope.references,
+            senders,
+            features: learned_features(&view),
+        };
+        Prepared {
+            evaluation,
+            claims,
+            query,
+        }
+    }
+
+    /// The second half: adds what the store knows (`None` when there is no
+    /// store, or it did not answer in time) and decides. `now` is seconds
+    /// since the epoch.
+    pub fn decide(&self, prepared: Prepared, known: Option<&Known>, now: u64) -> Decision {
+        let mut evaluation = prepared.evaluation;
+        if let Some(known) = known {
+            let state = &self.config.state;
+            let extra = signals::hits(&self.rules, state, prepared.claims, known, now);
+            if !extra.is_empty() {
+                let category = evaluation.category;
+                let mut hits = evaluation.hits;
+                hits.extend(extra);
+                evaluation = Evaluation {
+                    category,
+                    ..crate::score::sorted_evaluation(hits)
+                };
+            }
+        }
         Decision::new(evaluation, &self.config)
     }
+}
+
+/// A message scored by its content, waiting for the state store.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub evaluation: Evaluation,
+    pub claims: Claims,
+    /// What to ask the store.
+    pub query: Query,
+}
+
+/// The word features whose learned counts `LEARNED` weighs.
+pub fn learned_features(view: &MessageView) -> Vec<u32> {
+    features::extract(view, LEARN_BITS)
+        .iter()
+        .map(|f| f.index)
+        .collect()
 }
 
 /// Reads and parses a file a configuration key names; errors carry the

@@ -21,3 +21,4 @@ pub mod reload;
 pub mod score;
 pub mod session;
 pub mod skip;
+pub mod state;

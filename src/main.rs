@@ -4,11 +4,12 @@
 use clap::{Parser, Subcommand};
 use pitchfork::{
     commands::{self, EXIT_ERROR, EXIT_OK, check::Format},
-    config::SocketSpec,
+    config::{Backend, SocketSpec},
     engine::Engine,
     logging,
+    state::{self, Label, Store},
 };
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 /// A milter that flags sales pitches dressed up as partnership offers.
 #[derive(Parser)]
@@ -80,6 +81,29 @@ enum Command {
         #[arg(long)]
         html: Option<PathBuf>,
     },
+    /// Teach the site's learned statistics (the LEARNED test) what users
+    /// filed as pitches or as legitimate mail, or show the state store.
+    ///
+    /// Exit status: 0 on success, 2 on an error (unreadable message, state
+    /// store unavailable).
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["pitch", "legit", "stats"])))]
+    Learn {
+        /// Configuration file (its `state` is the store written to).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The messages are pitches.
+        #[arg(long)]
+        pitch: bool,
+        /// The messages are legitimate mail.
+        #[arg(long)]
+        legit: bool,
+        /// Show what the state store holds instead.
+        #[arg(long, conflicts_with_all = ["pitch", "legit", "paths"])]
+        stats: bool,
+        /// Messages: files, directories (searched for *.eml), or - for stdin.
+        #[arg(required_unless_present = "stats")]
+        paths: Vec<PathBuf>,
+    },
     /// Validate a configuration and its rule file.
     ///
     /// Exit status: 0 when valid, 2 when not, with every error listed.
@@ -97,6 +121,7 @@ fn main() -> ExitCode {
         | Command::Check { config, .. }
         | Command::Train { config, .. }
         | Command::Eval { config, .. }
+        | Command::Learn { config, .. }
         | Command::CheckConfig { config } => config.clone(),
     };
     let engine = match Engine::load(config_path.as_deref()) {
@@ -109,8 +134,42 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve { socket, .. } => serve(engine, socket, config_path),
         Command::Check { format, paths, .. } => {
+            let store = check_store(&engine);
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            ExitCode::from(commands::check::run(&engine, &paths, format, &mut out))
+            ExitCode::from(commands::check::run(
+                &engine,
+                store.as_ref(),
+                &paths,
+                format,
+                &mut out,
+            ))
+        }
+        Command::Learn {
+            pitch,
+            stats,
+            paths,
+            ..
+        } => {
+            let config = &engine.config.state;
+            let store = match state::handle::open(&config.backend, config.timeout, true) {
+                Ok(Some(store)) => store,
+                Ok(None) => {
+                    eprintln!("pitchfork: no state store configured (state is empty)");
+                    return ExitCode::from(EXIT_ERROR);
+                }
+                Err(e) => {
+                    eprintln!("pitchfork: {e}");
+                    return ExitCode::from(EXIT_ERROR);
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            let status = if stats {
+                commands::learn::stats(&engine, store.as_ref(), &mut out)
+            } else {
+                let label = if pitch { Label::Pitch } else { Label::Legit };
+                commands::learn::run(&engine, store.as_ref(), label, &paths, &mut out)
+            };
+            ExitCode::from(status)
         }
         Command::Train {
             pitch, legit, out, ..
@@ -145,6 +204,22 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_OK)
         }
     }
+}
+
+/// The state store `check` reads, if one is configured and there: a state
+/// file is never created by `check`, and one that does not exist yet means
+/// nothing is known. A store that fails is reported and left out.
+fn check_store(engine: &Engine) -> Option<Arc<dyn Store>> {
+    let config = &engine.config.state;
+    if let Backend::File(path) = &config.backend
+        && !path.exists()
+    {
+        return None;
+    }
+    state::handle::open(&config.backend, config.timeout, false)
+        .map_err(|e| eprintln!("pitchfork: {e}; scoring without the stateful tests"))
+        .ok()
+        .flatten()
 }
 
 fn serve(engine: Engine, socket: Option<SocketSpec>, config_path: Option<PathBuf>) -> ExitCode {

@@ -44,7 +44,7 @@ pub struct Metric {
 }
 
 /// Every metric pitchfork exports, in the order they are rendered.
-pub static CATALOGUE: [Metric; 9] = [
+pub static CATALOGUE: [Metric; 10] = [
     Metric {
         name: "pitchfork_messages_total",
         help: "Messages by what was done with them; in observe mode, what enforce would have done.",
@@ -74,6 +74,12 @@ pub static CATALOGUE: [Metric; 9] = [
         help: "Failures by kind: scan (scoring failed), mta_action (a header change was refused), protocol (the MTA misbehaved).",
         kind: Kind::Counter,
         samples: Metrics::error_samples,
+    },
+    Metric {
+        name: "pitchfork_state_operations_total",
+        help: "State store calls by operation (lookup for inbound mail, record for outbound) and result: ok, timeout or error (the message went on without the stateful tests).",
+        kind: Kind::Counter,
+        samples: Metrics::state_samples,
     },
     Metric {
         name: "pitchfork_open_connections",
@@ -158,6 +164,31 @@ impl From<Action> for Outcome {
     }
 }
 
+/// The `operation` label of `pitchfork_state_operations_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateOperation {
+    Lookup,
+    Record,
+}
+
+/// The `result` label of `pitchfork_state_operations_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateResult {
+    Ok,
+    Timeout,
+    Error,
+}
+
+const STATE_OPERATIONS: [(StateOperation, &str); 2] = [
+    (StateOperation::Lookup, "lookup"),
+    (StateOperation::Record, "record"),
+];
+const STATE_RESULTS: [(StateResult, &str); 3] = [
+    (StateResult::Ok, "ok"),
+    (StateResult::Timeout, "timeout"),
+    (StateResult::Error, "error"),
+];
+
 /// The `kind` label of `pitchfork_errors_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -197,6 +228,7 @@ pub struct Metrics {
     in_flight: watch::Sender<u64>,
     /// Applied, refused.
     reloads: [AtomicU64; 2],
+    state: [[AtomicU64; STATE_RESULTS.len()]; STATE_OPERATIONS.len()],
 }
 
 impl Default for Metrics {
@@ -216,7 +248,15 @@ impl Metrics {
             open_connections: AtomicI64::new(0),
             in_flight: watch::Sender::new(0),
             reloads: Default::default(),
+            state: Default::default(),
         }
+    }
+
+    /// Counts one call to the state store.
+    pub fn state(&self, operation: StateOperation, result: StateResult) {
+        let op = STATE_OPERATIONS.iter().position(|(o, _)| *o == operation);
+        let res = STATE_RESULTS.iter().position(|(r, _)| *r == result);
+        self.state[op.unwrap_or_default()][res.unwrap_or_default()].fetch_add(1, Relaxed);
     }
 
     /// Counts one message's outcome; call once per message.
@@ -311,6 +351,15 @@ impl Metrics {
     fn error_samples(&self, family: &mut Family<'_>) {
         for (kind, count) in ErrorKind::ALL.iter().zip(&self.errors) {
             family.sample("", &[("kind", kind.as_str())], count.load(Relaxed));
+        }
+    }
+
+    fn state_samples(&self, family: &mut Family<'_>) {
+        for ((_, operation), counts) in STATE_OPERATIONS.iter().zip(&self.state) {
+            for ((_, result), count) in STATE_RESULTS.iter().zip(counts) {
+                let labels = [("operation", *operation), ("result", *result)];
+                family.sample("", &labels, count.load(Relaxed));
+            }
         }
     }
 

@@ -17,8 +17,9 @@ use crate::{
     listener::{Limited, MilterListener},
     logging::personal,
     metrics::{ConnectionGuard, ErrorKind, MessageGuard, Metrics, Outcome},
-    session::Session,
+    session::{Session, isolate},
     skip::{SkipReason, envelope_address},
+    state::{self, Sent, State, envelope::Envelope},
 };
 use indymilter::{
     Actions, Callbacks, Context, ContextActions, EomContext, Listener, MacroStage,
@@ -36,19 +37,27 @@ use std::{
 use tracing::{debug, info, warn};
 
 /// The current runtime snapshot, replaced whole on reload (a message keeps
-/// the snapshot it started with), and the metrics, which outlive reloads.
+/// the snapshot it started with); the metrics and the state store, which
+/// outlive reloads.
 #[derive(Debug)]
 pub struct Snapshots {
     current: RwLock<Arc<Engine>>,
     metrics: Arc<Metrics>,
+    state: Arc<State>,
 }
 
 impl Snapshots {
     pub fn new(engine: Engine) -> Self {
         Self {
+            state: Arc::new(State::new(&engine.config.state)),
             current: RwLock::new(Arc::new(engine)),
             metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// The state store (opened on first use).
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
     }
 
     /// The snapshot new messages use.
@@ -92,6 +101,8 @@ struct Message {
     engine: Arc<Engine>,
     session: Session,
     sender: String,
+    /// Envelope recipients, kept for outbound mail only.
+    recipients: Vec<String>,
     skip: Option<SkipReason>,
     /// Counts this message as in flight until it is decided or dropped.
     _in_flight: MessageGuard,
@@ -111,6 +122,7 @@ impl Connection {
 /// for a reply (milter protocol 6).
 const NOREPLY: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
     .union(ProtoOpts::NOREPLY_MAIL)
+    .union(ProtoOpts::NOREPLY_RCPT)
     .union(ProtoOpts::NOREPLY_HEADER)
     .union(ProtoOpts::NOREPLY_EOH);
 
@@ -199,6 +211,7 @@ fn callbacks(snapshots: Arc<Snapshots>) -> Callbacks<Connection> {
             let status = mail(cx, &for_mail, &args);
             Box::pin(async move { status })
         })
+        .on_rcpt(|cx, args| Box::pin(async move { rcpt(cx, &args) }))
         .on_header(|cx, name, value| Box::pin(async move { header(cx, &name, &value) }))
         .on_eoh(|cx| Box::pin(async move { eoh(cx) }))
         .on_body(|cx, chunk| Box::pin(async move { body(cx, &chunk) }))
@@ -259,10 +272,31 @@ fn mail(cx: &mut Context<Connection>, snapshots: &Snapshots, args: &[CString]) -
         session: Session::new(engine.config.max_scan_bytes),
         engine,
         sender,
+        recipients: Vec::new(),
         skip,
         _in_flight: snapshots.metrics().message_started(),
     });
     conn.reply(ProtoOpts::NOREPLY_MAIL)
+}
+
+/// Outbound mail's recipients are remembered; at most this many a message.
+const MAX_RECIPIENTS: usize = 1000;
+
+fn rcpt(cx: &mut Context<Connection>, args: &[CString]) -> Status {
+    let Some(conn) = cx.data.as_mut() else {
+        return Status::Continue;
+    };
+    if let Some(message) = conn.message.as_mut()
+        && message.skip.as_ref().is_some_and(SkipReason::is_outbound)
+        && message.recipients.len() < MAX_RECIPIENTS
+        && let Some(arg) = args.first()
+    {
+        let address = envelope_address(&arg.to_string_lossy()).to_owned();
+        if !address.is_empty() {
+            message.recipients.push(address);
+        }
+    }
+    conn.reply(ProtoOpts::NOREPLY_RCPT)
 }
 
 fn header(cx: &mut Context<Connection>, name: &CStr, value: &CStr) -> Status {
@@ -325,7 +359,7 @@ async fn eom(cx: &mut EomContext<Connection>, snapshots: Arc<Snapshots>) -> Stat
     };
     let config = &message.engine.config;
     let (mode, on_error) = (config.mode, config.on_error);
-    match finish(cx, &message, &queue_id, client, metrics).await {
+    match finish(cx, &message, &queue_id, client, &snapshots).await {
         Ok((status, outcome)) => {
             metrics.message(outcome, mode);
             status
@@ -365,15 +399,18 @@ async fn finish(
     message: &Message,
     queue_id: &str,
     client: Option<IpAddr>,
-    metrics: &Metrics,
+    snapshots: &Snapshots,
 ) -> Result<(Status, Outcome), Failure> {
     let config = &message.engine.config;
     let decision = match &message.skip {
         Some(reason) => {
             log_skip(reason, queue_id, client, &message.sender, config);
+            if reason.is_outbound() {
+                remember(message, snapshots);
+            }
             None
         }
-        None => Some(judge(message, metrics)?),
+        None => Some(judge(message, snapshots).await?),
     };
     // Forged verdicts go first, whether or not we add our own.
     for (name, index) in message.session.forged_headers() {
@@ -403,20 +440,50 @@ async fn finish(
     Ok((Status::Accept, decision.action.into()))
 }
 
-/// Scores a message with its snapshot, timing it for the metrics.
-fn judge(message: &Message, metrics: &Metrics) -> Result<Decision, Failure> {
+/// Scores a message with its snapshot and what the state store knows
+/// (asked within `state_timeout_ms`), timing it for the metrics.
+async fn judge(message: &Message, snapshots: &Snapshots) -> Result<Decision, Failure> {
     let started = Instant::now();
-    let decision = message.session.judge(&message.engine).map_err(|panicked| {
+    let metrics = snapshots.metrics();
+    let engine = &message.engine;
+    let scan_failure = |panicked: crate::session::Panicked| {
         // The panic's text may quote the message: debug only.
         debug!(payload = %panicked.payload, "scoring panic");
         Failure {
             kind: ErrorKind::Scan,
             reason: panicked.to_string(),
         }
-    })?;
+    };
+    let mut prepared = message
+        .session
+        .prepare(engine, Some(&message.sender))
+        .map_err(scan_failure)?;
+    let now = state::now();
+    let retention = engine.config.state.retention.as_secs();
+    let query = std::mem::take(&mut prepared.query);
+    let known = snapshots
+        .state()
+        .lookup(query, now, retention, metrics)
+        .await;
+    let decision =
+        isolate(|| engine.decide(prepared, known.as_ref(), now)).map_err(scan_failure)?;
     let tests = decision.hits.iter().map(|hit| hit.name.as_str());
     metrics.scanned(decision.score, started.elapsed(), tests);
     Ok(decision)
+}
+
+/// Records an outbound message (in the background: it never waits).
+fn remember(message: &Message, snapshots: &Snapshots) {
+    let envelope = Envelope::scan(message.session.raw());
+    let sent = Sent {
+        message_id: envelope.message_id,
+        recipients: message.recipients.clone(),
+    };
+    let retention = message.engine.config.state.retention.as_secs();
+    let metrics = Arc::clone(snapshots.metrics());
+    snapshots
+        .state()
+        .record(sent, state::now(), retention, metrics);
 }
 
 fn log_decision(

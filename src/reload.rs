@@ -112,6 +112,11 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
             running.connection_timeout != new.connection_timeout,
         ),
         ("log_format", running.logging.format != new.logging.format),
+        ("state", running.state.backend != new.state.backend),
+        (
+            "state_timeout_ms",
+            running.state.timeout != new.state.timeout,
+        ),
     ];
     changed
         .into_iter()

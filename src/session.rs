@@ -2,7 +2,11 @@
 //! kept only up to `max_scan_bytes`, and the forged `X-Pitchfork-*` headers
 //! to remove. `pitchfork check` feeds files through the same steps.
 
-use crate::{action::Decision, action::is_own_header, engine::Engine};
+use crate::{
+    action::Decision,
+    action::is_own_header,
+    engine::{Engine, Prepared},
+};
 use std::{
     collections::HashMap,
     panic::{AssertUnwindSafe, catch_unwind},
@@ -119,19 +123,22 @@ impl Session {
         crate::message::MessageView::parse(&self.buffer, self.truncated)
     }
 
-    /// Judges the message with a snapshot. A panic in the scoring core (or
-    /// in the MIME parser below it) becomes an error for this message alone.
+    /// Judges the message with a snapshot, without the state store. A
+    /// panic in the scoring core (or in the MIME parser below it) becomes
+    /// an error for this message alone.
     pub fn judge(&self, engine: &Engine) -> Result<Decision, Panicked> {
-        catch_unwind(AssertUnwindSafe(|| {
-            engine.judge(&self.buffer, self.truncated)
-        }))
-        .map_err(|panic| Panicked {
-            payload: panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default(),
-        })
+        isolate(|| engine.judge(&self.buffer, self.truncated))
+    }
+
+    /// The first half of [`Engine::judge`], panics isolated as in
+    /// [`Session::judge`].
+    pub fn prepare(&self, engine: &Engine, sender: Option<&str>) -> Result<Prepared, Panicked> {
+        isolate(|| engine.prepare(&self.buffer, self.truncated, sender))
+    }
+
+    /// The raw message as kept (for the identity headers of outbound mail).
+    pub fn raw(&self) -> &[u8] {
+        &self.buffer
     }
 
     fn keep(&mut self, bytes: &[u8]) {
@@ -142,6 +149,17 @@ impl Session {
         self.buffer
             .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
+}
+
+/// Runs part of the scoring core; a panic becomes an error.
+pub fn isolate<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| Panicked {
+        payload: panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default(),
+    })
 }
 
 fn skip_mbox_line(raw: &[u8]) -> &[u8] {

@@ -25,6 +25,14 @@ impl fmt::Display for SkipReason {
     }
 }
 
+impl SkipReason {
+    /// Mail from the site's own users (authenticated, or from a trusted
+    /// network): its recipients become known correspondents.
+    pub fn is_outbound(&self) -> bool {
+        matches!(self, Self::Authenticated(_) | Self::TrustedNetwork(_))
+    }
+}
+
 impl SkipPolicy {
     /// The reason to skip scoring this message, if there is one.
     /// `auth` is the authenticated identity; `sender` the MAIL FROM address.

@@ -5,12 +5,14 @@ use super::{EXIT_ERROR, EXIT_FLAGGED, EXIT_OK};
 use crate::{
     action::{Decision, Verdict},
     engine::Engine,
-    session::Session,
+    session::{Session, isolate},
+    state::{self, Store},
 };
 use serde::Serialize;
 use std::{
     io::{self, Write},
     path::PathBuf,
+    sync::Arc,
 };
 
 /// Output format.
@@ -38,15 +40,38 @@ struct JsonTest<'a> {
     score: f64,
 }
 
-/// Judges every message under `paths` and writes the verdicts to `out`.
-/// Returns the exit status: 0 none flagged, 1 some flagged, 2 an error.
-pub fn run(engine: &Engine, paths: &[PathBuf], format: Format, out: &mut impl Write) -> u8 {
+/// Judges every message under `paths` and writes the verdicts to `out`,
+/// asking `store` (if any) what the daemon would ask it. Returns the exit
+/// status: 0 none flagged, 1 some flagged, 2 an error.
+pub fn run(
+    engine: &Engine,
+    store: Option<&Arc<dyn Store>>,
+    paths: &[PathBuf],
+    format: Format,
+    out: &mut impl Write,
+) -> u8 {
     let mut flagged = false;
     let mut failed = false;
+    let mut store = store.cloned();
+    let now = state::now();
+    let retention = engine.config.state.retention.as_secs();
     for path in paths {
         let result = super::for_each_message(path, &mut |name, raw| {
             let session = Session::from_bytes(raw, engine.config.max_scan_bytes);
-            let decision = session.judge(engine).map_err(io::Error::other)?;
+            let prepared = session.prepare(engine, None).map_err(io::Error::other)?;
+            let known = store.as_ref().and_then(|s| {
+                s.lookup(&prepared.query, now, retention)
+                    .map_err(|e| {
+                        eprintln!("pitchfork: {e}; scoring without the stateful tests");
+                    })
+                    .ok()
+            });
+            if known.is_none() {
+                // One failure is reported; the rest go without the store.
+                store = None;
+            }
+            let decision = isolate(|| engine.decide(prepared, known.as_ref(), now))
+                .map_err(io::Error::other)?;
             flagged |= decision.verdict == Verdict::Pitch;
             write_verdict(out, engine, name, &decision, format)
         });

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod eval;
+pub mod learn;
 pub mod serve;
 pub mod train;
 

@@ -7,7 +7,7 @@
 //! any mail read.
 
 use crate::{
-    config::{Config, Service, SocketSpec, account},
+    config::{Backend, Config, Service, SocketSpec, account},
     engine::Engine,
     listener,
     logging::LogControl,
@@ -17,7 +17,7 @@ use crate::{
 };
 use anyhow::{Context as _, bail};
 use nix::unistd::{self, Gid, Uid};
-use std::{ffi::CString, path::PathBuf, sync::Arc};
+use std::{ffi::CString, os::unix::fs::DirBuilderExt, path::PathBuf, sync::Arc};
 use tokio::{
     net::TcpListener,
     signal::unix::{SignalKind, signal},
@@ -49,6 +49,7 @@ pub async fn run(engine: Engine, options: Options) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {spec}"))?;
     give_socket(&bound.spec, &config.service)?;
+    make_state_dir(&config);
     drop_privileges(&config.service)?;
     announce(&bound.spec, &config);
 
@@ -122,6 +123,32 @@ fn give_socket(spec: &SocketSpec, service: &Service) -> anyhow::Result<()> {
             path.display()
         )
     })
+}
+
+/// Creates the directory of the state file, owned by `user`, when it is
+/// missing (as the package's systemd unit does with `StateDirectory=`). A
+/// failure is logged, not fatal: mail is then scored without the state.
+fn make_state_dir(config: &Config) {
+    let Backend::File(path) = &config.state.backend else {
+        return;
+    };
+    let Some(dir) = path.parent().filter(|dir| !dir.exists()) else {
+        return;
+    };
+    let created = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .and_then(|()| match &config.service.user {
+            Some(user) if unistd::geteuid().is_root() => {
+                let gid = config.service.group.as_ref().map_or(user.gid, |g| g.gid);
+                std::os::unix::fs::chown(dir, Some(user.uid), Some(gid))
+            }
+            _ => Ok(()),
+        });
+    if let Err(e) = created {
+        warn!("cannot create the state directory {}: {e}", dir.display());
+    }
 }
 
 async fn bind_metrics(config: &Config) -> anyhow::Result<Option<TcpListener>> {

@@ -6,11 +6,13 @@ pub mod account;
 mod raw;
 mod service;
 mod socket;
+mod state;
 
 pub use account::{Group, User};
 pub use raw::{LogFormat, Mode, OnError, RawConfig};
 pub use service::{Logging, Service};
 pub use socket::SocketSpec;
+pub use state::{Backend, StateConfig};
 
 use ipnet::IpNet;
 use std::{fmt, path::Path, str::FromStr, time::Duration};
@@ -45,6 +47,8 @@ pub struct Config {
     pub status_headers: bool,
     pub reject_reply: Reply,
     pub skip: SkipPolicy,
+    /// Correspondent memory and learned statistics.
+    pub state: StateConfig,
 }
 
 /// Score thresholds.
@@ -178,37 +182,41 @@ impl Config {
         );
         let networks = parse_networks(&raw.skip.trusted_networks, &mut errors);
         let senders = parse_senders(&raw.skip.senders, &mut errors);
+        let state = state::validate(raw, &mut errors);
         // All other keys are checked by now: no error is hidden by this.
         let Some(service) = service::validate(raw, &mut errors) else {
             return Err(errors);
         };
-        match (socket, socket_mode, reply) {
-            (Ok(socket), Some(socket_mode), Ok(reject_reply)) if errors.is_empty() => Ok(Self {
-                socket,
-                socket_mode,
-                max_connections: raw.max_connections,
-                connection_timeout: Duration::from_secs(raw.connection_timeout),
-                max_scan_bytes: usize::try_from(raw.max_scan_bytes).unwrap_or(usize::MAX),
-                on_error: raw.on_error,
-                rules_file: (!raw.rules_file.is_empty()).then(|| raw.rules_file.clone().into()),
-                model: raw.model,
-                model_file: (!raw.model_file.is_empty()).then(|| raw.model_file.clone().into()),
-                log_level: raw.log_level.clone(),
-                logging: Logging::from_raw(raw),
-                mode: raw.mode,
-                service,
-                thresholds: Thresholds {
-                    flag: raw.thresholds.flag,
-                    reject: raw.thresholds.reject,
-                },
-                status_headers: raw.headers.score_and_status,
-                reject_reply,
-                skip: SkipPolicy {
-                    authenticated: raw.skip.authenticated,
-                    trusted_networks: networks,
-                    senders,
-                },
-            }),
+        match (socket, socket_mode, reply, state) {
+            (Ok(socket), Some(socket_mode), Ok(reject_reply), Some(state)) if errors.is_empty() => {
+                Ok(Self {
+                    socket,
+                    socket_mode,
+                    max_connections: raw.max_connections,
+                    connection_timeout: Duration::from_secs(raw.connection_timeout),
+                    max_scan_bytes: usize::try_from(raw.max_scan_bytes).unwrap_or(usize::MAX),
+                    on_error: raw.on_error,
+                    rules_file: (!raw.rules_file.is_empty()).then(|| raw.rules_file.clone().into()),
+                    model: raw.model,
+                    model_file: (!raw.model_file.is_empty()).then(|| raw.model_file.clone().into()),
+                    log_level: raw.log_level.clone(),
+                    logging: Logging::from_raw(raw),
+                    mode: raw.mode,
+                    service,
+                    thresholds: Thresholds {
+                        flag: raw.thresholds.flag,
+                        reject: raw.thresholds.reject,
+                    },
+                    status_headers: raw.headers.score_and_status,
+                    reject_reply,
+                    skip: SkipPolicy {
+                        authenticated: raw.skip.authenticated,
+                        trusted_networks: networks,
+                        senders,
+                    },
+                    state,
+                })
+            }
             _ => Err(errors),
         }
     }

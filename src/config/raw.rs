@@ -69,10 +69,14 @@ pub struct RawConfig {
     pub log_format: LogFormat,
     pub log_addresses: bool,
     pub metrics_listen: String,
+    pub state: String,
+    pub state_timeout_ms: u64,
     pub thresholds: RawThresholds,
     pub headers: RawHeaders,
     pub reject: RawReject,
     pub skip: RawSkip,
+    pub correspondents: RawCorrespondents,
+    pub learning: RawLearning,
 }
 
 impl Default for RawConfig {
@@ -103,10 +107,16 @@ impl Default for RawConfig {
             log_format: LogFormat::Text,
             log_addresses: false,
             metrics_listen: String::new(),
+            state: "/var/lib/pitchfork/state.db".into(),
+            // A store on the same host or LAN answers in well under a
+            // millisecond; this bounds what a sick one may cost a message.
+            state_timeout_ms: 100,
             thresholds: RawThresholds::default(),
             headers: RawHeaders::default(),
             reject: RawReject::default(),
             skip: RawSkip::default(),
+            correspondents: RawCorrespondents::default(),
+            learning: RawLearning::default(),
         }
     }
 }
@@ -175,5 +185,35 @@ impl Default for RawSkip {
             trusted_networks: Vec::new(),
             senders: Vec::new(),
         }
+    }
+}
+
+/// `[correspondents]`
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCorrespondents {
+    pub retention_days: u64,
+    pub warmup_days: u64,
+}
+
+impl Default for RawCorrespondents {
+    fn default() -> Self {
+        Self {
+            retention_days: 180,
+            warmup_days: 14,
+        }
+    }
+}
+
+/// `[learning]`
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLearning {
+    pub min_learns: u64,
+}
+
+impl Default for RawLearning {
+    fn default() -> Self {
+        Self { min_learns: 50 }
     }
 }

@@ -37,6 +37,15 @@ pub enum Detector {
     HiddenText,
     /// A 1×1, zero-sized or hidden remote image.
     TrackingPixel,
+    /// A reply to a message sent from here (the state store decides).
+    ReplyToOurs,
+    /// From someone a local user has written to (the state store decides).
+    KnownCorrespondent,
+    /// Claims an earlier exchange that the state store knows nothing of.
+    FakeThread,
+    /// What the words say by the counts of `pitchfork learn`; the weight
+    /// is the most it adds or takes away.
+    Learned,
 }
 
 impl Detector {
@@ -51,6 +60,11 @@ impl Detector {
             Self::Obfuscated => facts.obfuscated,
             Self::HiddenText => facts.hidden_text,
             Self::TrackingPixel => facts.tracking_pixel,
+            // Decided with the state store, after the rules (see
+            // `crate::state::signals`).
+            Self::ReplyToOurs | Self::KnownCorrespondent | Self::FakeThread | Self::Learned => {
+                false
+            }
         }
     }
 }
@@ -77,6 +91,22 @@ pub struct Evaluation {
 }
 
 impl RuleSet {
+    /// The test a detector feeds, if the rule file has one.
+    pub fn detector_test(&self, detector: Detector) -> Option<&Test> {
+        self.tests
+            .iter()
+            .find(|test| test.condition == Condition::Detector(detector))
+    }
+
+    /// Whether a hit test says the message continues an earlier exchange
+    /// (`claims_exchange = true` in the rule file).
+    pub fn claims_exchange(&self, hits: &[Hit]) -> bool {
+        self.tests
+            .iter()
+            .filter(|test| test.claims_exchange)
+            .any(|test| hits.iter().any(|hit| hit.name == test.name))
+    }
+
     /// Scores a normalised message.
     pub fn score(&self, view: &MessageView) -> Evaluation {
         let mut evidence: Vec<Option<Option<String>>> = vec![None; self.tests.len()];
@@ -143,7 +173,7 @@ impl RuleSet {
 }
 
 /// Sorts hits by contribution and sums them into a score.
-pub(crate) fn sorted_evaluation(mut hits: Vec<Hit>) -> Evaluation {
+pub fn sorted_evaluation(mut hits: Vec<Hit>) -> Evaluation {
     hits.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)

@@ -48,6 +48,8 @@ struct RawTest {
     all: Vec<String>,
     #[serde(default = "yes")]
     learn: bool,
+    #[serde(default)]
+    claims_exchange: bool,
 }
 
 fn yes() -> bool {
@@ -87,6 +89,9 @@ pub struct Test {
     /// Whether training may change the weight (`learn = false` in the rule
     /// file keeps it as written, for signals the corpus misrepresents).
     pub learn: bool,
+    /// A hit means the message claims an earlier exchange with the reader
+    /// (for `FAKE_THREAD`).
+    pub claims_exchange: bool,
 }
 
 /// A phrase in the automaton: the test it belongs to and whether it may be
@@ -193,6 +198,7 @@ impl Builder {
             description: raw.description,
             condition,
             learn: raw.learn,
+            claims_exchange: raw.claims_exchange,
         });
     }
 
