@@ -201,7 +201,10 @@ impl Listener for Gate {
 fn callbacks(snapshots: Arc<Snapshots>) -> Callbacks<Connection> {
     let for_negotiate = Arc::clone(&snapshots);
     let for_mail = Arc::clone(&snapshots);
-    Callbacks::new()
+    // Recipients matter only to correspondent memory: without a state
+    // store the MTA is spared the RCPT step.
+    let remembers = snapshots.state().enabled();
+    let callbacks = Callbacks::new()
         .on_negotiate(move |cx, actions, opts| {
             let open = for_negotiate.metrics().connection_opened();
             Box::pin(async move { negotiate(cx, actions, opts, open) })
@@ -211,12 +214,16 @@ fn callbacks(snapshots: Arc<Snapshots>) -> Callbacks<Connection> {
             let status = mail(cx, &for_mail, &args);
             Box::pin(async move { status })
         })
-        .on_rcpt(|cx, args| Box::pin(async move { rcpt(cx, &args) }))
         .on_header(|cx, name, value| Box::pin(async move { header(cx, &name, &value) }))
         .on_eoh(|cx| Box::pin(async move { eoh(cx) }))
         .on_body(|cx, chunk| Box::pin(async move { body(cx, &chunk) }))
         .on_eom(move |cx| Box::pin(eom(cx, Arc::clone(&snapshots))))
-        .on_abort(|cx| Box::pin(async move { abort(cx) }))
+        .on_abort(|cx| Box::pin(async move { abort(cx) }));
+    if remembers {
+        callbacks.on_rcpt(|cx, args| Box::pin(async move { rcpt(cx, &args) }))
+    } else {
+        callbacks
+    }
 }
 
 fn negotiate(

@@ -230,7 +230,7 @@ async fn idle_and_stalled_clients_are_closed_after_connection_timeout() {
     let addr = daemon.addr().unwrap();
     let idle = client::connect(addr).await;
     let mut stalled = client::connect(addr).await;
-    stalled.mail(["<slow@example.org>"]).await.unwrap();
+    client::envelope(&mut stalled, "<slow@example.org>").await;
     stalled.header("Subject", "half a message").await.unwrap();
     // Both closed by the daemon once a second passes without a command.
     wait_until_idle(metrics);
@@ -257,7 +257,7 @@ async fn messages_over_every_size_cap() {
     let mut big = fixture("pitch.eml");
     big.extend(b"We'd love to partner with you. ".repeat(40_000));
     let mut conn = client::connect(addr).await;
-    conn.mail(["<sender@example.org>"]).await.unwrap();
+    client::envelope(&mut conn, "<sender@example.org>").await;
     let (headers, body) = client::split(&big);
     for (name, value) in headers {
         conn.header(name, value).await.unwrap();

@@ -216,7 +216,7 @@ async fn send_bytes(
     raw: &[u8],
     queue_id: &str,
 ) -> (Vec<indymilter_test::EomAction>, Status) {
-    conn.mail(["<sales@vendor.example>"]).await.unwrap();
+    common::client::envelope(conn, "<sales@vendor.example>").await;
     let (headers, body) = split(raw);
     for (name, value) in headers {
         conn.header(c_string(name), c_string(&value)).await.unwrap();

@@ -21,8 +21,15 @@ struct Daemon {
 }
 
 impl Daemon {
+    /// An in-process milter on `config`, without a state store unless the
+    /// test names one (the built-in default is a system path).
     async fn start(config: &str) -> Self {
-        let engine = Engine::with_config(Config::parse(config).unwrap()).unwrap();
+        let config = if config.contains("state =") {
+            config.to_owned()
+        } else {
+            format!("state = \"\"\n{config}")
+        };
+        let engine = Engine::with_config(Config::parse(&config).unwrap()).unwrap();
         let spec = SocketSpec::Inet("127.0.0.1:0".parse().unwrap());
         let mut bound = listener::bind(&spec, 0o660).await.unwrap();
         let SocketSpec::Inet(addr) = bound.spec else {

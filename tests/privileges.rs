@@ -55,6 +55,10 @@ fn started_as_root_without_a_user_it_serves_as_nobody() {
     if !require_root() {
         return;
     }
+    // The built-in `state` lives in /var/lib/pitchfork, which serve
+    // creates for the user it switches to; the test removes what it made.
+    let state_dir = Path::new("/var/lib/pitchfork");
+    let made_here = !state_dir.exists();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pitchfork"))
         .args(["serve", "--socket", "inet:0@127.0.0.1"])
         .env("RUST_LOG", "pitchfork=info")
@@ -76,6 +80,15 @@ fn started_as_root_without_a_user_it_serves_as_nobody() {
         serving.contains(&format!("uid={}", nobody.uid)),
         "{serving}"
     );
+    if made_here {
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(state_dir).unwrap());
+        std::fs::remove_dir_all(state_dir).unwrap();
+        assert_eq!(
+            owner,
+            nobody.uid.as_raw(),
+            "the state directory belongs to nobody"
+        );
+    }
 }
 
 /// The `Uid:`/`Gid:`/`Groups:` lines of every thread of a process.

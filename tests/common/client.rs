@@ -70,10 +70,20 @@ pub fn split(raw: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
     (headers, body.as_bytes().to_vec())
 }
 
+/// Sends MAIL FROM `sender`, then one RCPT if the milter asked for the
+/// step, as an MTA does (the protocol forbids headers straight after MAIL
+/// when RCPT was negotiated).
+pub async fn envelope(conn: &mut TestConnection, sender: &str) {
+    conn.mail([sender]).await.unwrap();
+    if !conn.negotiated_opts().contains(ProtoOpts::NO_RCPT) {
+        conn.rcpt(["<rcpt@example.net>"]).await.unwrap();
+    }
+}
+
 /// Sends MAIL, the headers and the body of `raw`: everything but the end
 /// of message.
 pub async fn begin(conn: &mut TestConnection, raw: &[u8]) {
-    conn.mail(["<sender@example.org>"]).await.unwrap();
+    envelope(conn, "<sender@example.org>").await;
     let (headers, body) = split(raw);
     for (name, value) in headers {
         conn.header(name, value).await.unwrap();

@@ -25,6 +25,19 @@ pub struct Daemon {
     socket_line: String,
 }
 
+/// Each daemon keeps its state in its own directory (never the system's
+/// /var/lib/pitchfork), unless the test sets `state` itself.
+fn own_state(dir: &Path, extra: &str) -> String {
+    if extra
+        .lines()
+        .any(|line| line.trim_start().starts_with("state "))
+    {
+        String::new()
+    } else {
+        format!("state = \"{}\"", dir.join("state.db").display())
+    }
+}
+
 /// Tests run as root in CI; serving as root must then be allowed (a test
 /// that wants the daemon to drop privileges sets `user`, which wins).
 const ALLOW_ROOT: &str = "allow_root = true";
@@ -65,6 +78,8 @@ impl Daemon {
         rust_log: Option<&str>,
     ) -> Daemon {
         let config = dir.join("pitchfork.toml");
+        let socket_line = format!("{socket_line}\n{}", own_state(dir, extra));
+        let socket_line = socket_line.trim_end();
         std::fs::write(&config, format!("{socket_line}\n{ALLOW_ROOT}\n{extra}\n")).unwrap();
         let log = dir.join("pitchfork.log");
         let child = serve(&config, &log, rust_log);

@@ -10,4 +10,5 @@ pub mod delivered;
 pub mod dovecot;
 pub mod mta;
 pub mod postfix;
+pub mod redis;
 pub mod sendmail;
