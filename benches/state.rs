@@ -1,7 +1,8 @@
 //! The state store's cost per message, for both backends: latency of the
-//! lookup every inbound message makes (references, senders and its word
-//! features), of recording an outbound message and of a learn, then lookup
-//! throughput from several threads at once.
+//! lookup every inbound message makes (references and senders; once
+//! `min_learns` of each label are learned, also its word features), of
+//! recording an outbound message and of a learn, then lookup throughput
+//! from several threads at once.
 //!
 //! The embedded store lives in a temporary directory; Redis is a private
 //! `redis-server` started on a free loopback port and stopped by PID (its
@@ -39,9 +40,10 @@ fn main() {
     let sqlite =
         SqliteStore::open(&dir.path().join("state.db"), TIMEOUT, true).expect("state file");
     println!(
-        "| store | record µs p50 / p99 | learn µs p50 / p99 | lookup µs p50 / p90 / p99 | lookups/s, 1 / 4 / 16 threads |"
+        "| store | record µs p50 / p99 | learn µs p50 / p99 | lookup before learning µs p50 / p99 \
+         | lookup, LEARNED active, µs p50 / p90 / p99 | lookups/s (active), 1 / 4 / 16 threads |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     run("embedded (SQLite)", Arc::new(sqlite), &queries);
     match RedisServer::start(dir.path()) {
         Some(server) => {
@@ -100,6 +102,11 @@ fn run(name: &str, store: Arc<dyn Store>, queries: &[Query]) {
         };
         store.record(&sent, now, retention).expect("record");
     });
+    let lookup_unlearned = timed(LOOKUPS, |i| {
+        let mut query = queries[i % queries.len()].clone();
+        query.references = vec![format!("m{}@ours.example", i * 7 % (2 * RECORDS))];
+        store.lookup(&query, now, retention).expect("lookup");
+    });
     let learn = timed(LEARNS, |i| {
         let query = &queries[i % queries.len()];
         let label = if i % 2 == 0 {
@@ -121,11 +128,13 @@ fn run(name: &str, store: Arc<dyn Store>, queries: &[Query]) {
         .map(|&threads| format!("{:.0}", throughput(&store, queries, threads)))
         .collect();
     println!(
-        "| {name} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} / {:.0} / {:.0} | {} |",
+        "| {name} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} / {:.0} / {:.0} | {} |",
         record.at(0.5),
         record.at(0.99),
         learn.at(0.5),
         learn.at(0.99),
+        lookup_unlearned.at(0.5),
+        lookup_unlearned.at(0.99),
         lookup.at(0.5),
         lookup.at(0.9),
         lookup.at(0.99),

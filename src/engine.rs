@@ -80,6 +80,7 @@ impl Engine {
             references: envelope.references,
             senders,
             features: learned_features(&view),
+            min_learns: self.config.state.min_learns,
         };
         Prepared {
             evaluation,

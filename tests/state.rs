@@ -29,6 +29,7 @@ fn contract(store: &dyn Store) {
         references: references.iter().map(|s| s.to_string()).collect(),
         senders: senders.iter().map(|s| s.to_string()).collect(),
         features: vec![1, 2, 3],
+        min_learns: 1,
     };
     // Empty: nothing known.
     let known = store
@@ -85,6 +86,14 @@ fn contract(store: &dyn Store) {
             Counts { pitch: 0, legit: 2 },
         ]
     );
+    // Until enough of each label are learned, word counts are not fetched.
+    let early = Query {
+        min_learns: 3,
+        ..query(&[], &[])
+    };
+    let known = store.lookup(&early, now, retention).unwrap();
+    assert_eq!(known.learned, Counts { pitch: 1, legit: 2 });
+    assert!(known.features.is_empty());
     let stats = store.stats().unwrap();
     assert_eq!(stats.learned, Counts { pitch: 1, legit: 2 });
     assert_eq!((stats.sent_messages, stats.correspondents), (1, 2));

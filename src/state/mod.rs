@@ -71,6 +71,10 @@ pub struct Query {
     pub senders: Vec<String>,
     /// Word features (see [`LEARN_BITS`]) whose learned counts matter.
     pub features: Vec<u32>,
+    /// Their counts are fetched only once this many messages of each
+    /// label are learned (`learning.min_learns`): until then they would
+    /// not count, and they are most of a lookup's cost.
+    pub min_learns: u64,
 }
 
 /// Learned counts of one feature.
@@ -91,7 +95,8 @@ pub struct Known {
     pub history_since: Option<u64>,
     /// Messages learned as pitch and as legitimate.
     pub learned: Counts,
-    /// Learned counts of the queried features, in query order.
+    /// Learned counts of the queried features, in query order; empty while
+    /// fewer than `min_learns` of a label are learned.
     pub features: Vec<Counts>,
 }
 

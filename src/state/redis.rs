@@ -181,45 +181,36 @@ impl Store for RedisStore {
             .arg("legit");
         pipe.cmd("EXISTS").arg(&sent).arg("pitchfork:none");
         pipe.cmd("EXISTS").arg(&senders).arg("pitchfork:none");
-        if !query.features.is_empty() {
+        let (since, (pitch, legit), replies, correspondents): (Option<u64>, _, u64, u64) =
+            self.with("cannot look up", |c| pipe.query(c))?;
+        let learned = Counts {
+            pitch: count(pitch),
+            legit: count(legit),
+        };
+        // A second round trip, only once the counts would count.
+        let wanted = learned.pitch >= query.min_learns && learned.legit >= query.min_learns;
+        let mut features = Vec::new();
+        if wanted && !query.features.is_empty() {
             let mut hmget = redis::cmd("HMGET");
             hmget.arg("pitchfork:tokens");
             for &feature in &query.features {
                 hmget.arg(token_field(Label::Pitch, feature));
                 hmget.arg(token_field(Label::Legit, feature));
             }
-            pipe.add_command(hmget);
+            let tokens: Vec<Option<i64>> = self.with("cannot look up", |c| hmget.query(c))?;
+            features = tokens
+                .chunks(2)
+                .map(|pair| Counts {
+                    pitch: count(pair[0]),
+                    legit: count(pair.get(1).copied().flatten()),
+                })
+                .collect();
         }
-        type Answer = (
-            Option<u64>,
-            (Option<i64>, Option<i64>),
-            u64,
-            u64,
-            Vec<Option<i64>>,
-        );
-        let (since, (pitch, legit), replies, correspondents, tokens) = if query.features.is_empty()
-        {
-            let (since, learned, replies, correspondents): (Option<u64>, _, u64, u64) =
-                self.with("cannot look up", |c| pipe.query(c))?;
-            (since, learned, replies, correspondents, Vec::new())
-        } else {
-            self.with("cannot look up", |c| pipe.query::<Answer>(c))?
-        };
-        let features = tokens
-            .chunks(2)
-            .map(|pair| Counts {
-                pitch: count(pair[0]),
-                legit: count(pair.get(1).copied().flatten()),
-            })
-            .collect();
         Ok(Known {
             reply_to_ours: replies > 0,
             known_correspondent: correspondents > 0,
             history_since: since,
-            learned: Counts {
-                pitch: count(pitch),
-                legit: count(legit),
-            },
+            learned,
             features,
         })
     }

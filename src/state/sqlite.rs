@@ -240,7 +240,7 @@ impl Store for SqliteStore {
                 pitch: counter(&tx, label_counter(Label::Pitch))?,
                 legit: counter(&tx, label_counter(Label::Legit))?,
             };
-            if known.learned.pitch > 0 || known.learned.legit > 0 {
+            if known.learned.pitch >= query.min_learns && known.learned.legit >= query.min_learns {
                 let mut token =
                     tx.prepare_cached("SELECT pitch, legit FROM tokens WHERE feature = ?1")?;
                 for feature in &query.features {
