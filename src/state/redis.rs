@@ -140,17 +140,15 @@ impl Store for RedisStore {
             .arg(now)
             .arg("NX")
             .ignore();
-        if let Some(id) = &sent.message_id {
-            let key = format!("pitchfork:sent:{}", hex(&self.keyer.message_id(id)));
-            pipe.cmd("SET")
-                .arg(key)
-                .arg(now)
-                .arg("EX")
-                .arg(retention.max(1))
-                .ignore();
-        }
-        for recipient in &sent.recipients {
-            let key = format!("pitchfork:corr:{}", hex(&self.keyer.address(recipient)));
+        let message = sent
+            .message_id
+            .iter()
+            .map(|id| format!("pitchfork:sent:{}", hex(&self.keyer.message_id(id))));
+        let recipients = sent
+            .recipients
+            .iter()
+            .map(|r| format!("pitchfork:corr:{}", hex(&self.keyer.address(r))));
+        for key in message.chain(recipients) {
             pipe.cmd("SET")
                 .arg(key)
                 .arg(now)
