@@ -7,7 +7,9 @@
 //! Every user of any domain exists, has no password and owns a Maildir
 //! under the instance directory as `nobody`. Listens on 127.0.0.1 only and
 //! never touches `/etc/dovecot`. Config choices follow
-//! `/work/shared/MTA-NOTES.md`; the reasons are next to the lines.
+//! `/work/shared/MTA-NOTES.md`; the reasons are next to the lines. A test
+//! may add its own lines ([`Dovecot::start_with`]), such as the IMAPSieve
+//! recipe of `deploy/dovecot/`, and move mail around over IMAP.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -30,8 +32,8 @@ const MAIL_UID: u32 = 65534;
 const POLL: Duration = Duration::from_millis(50);
 
 /// Decides whether a Dovecot end-to-end test can run here: like
-/// [`require_postfix`](super::postfix::require_postfix) (which the caller
-/// also needs), it panics when something is missing unless
+/// [`require_postfix`](super::postfix::require_postfix) (which a caller
+/// delivering through Postfix also needs), it panics when something is missing unless
 /// `PITCHFORK_SKIP_MTA_TESTS=1`, which skips the test with a `SKIPPED:` line.
 pub fn require_dovecot() -> bool {
     super::mta::require("Dovecot", missing_prerequisite())
@@ -43,6 +45,11 @@ fn missing_prerequisite() -> Option<String> {
         "/usr/lib/dovecot/lmtp",
         "/usr/lib/dovecot/imap",
         "/usr/lib/dovecot/modules/lib90_sieve_plugin.so",
+        // IMAPSieve and `pipe` (deploy/dovecot/), also from dovecot-sieve.
+        "/usr/lib/dovecot/modules/lib95_imap_sieve_plugin.so",
+        "/usr/lib/dovecot/modules/sieve/lib90_sieve_imapsieve_plugin.so",
+        "/usr/lib/dovecot/modules/sieve/lib90_sieve_extprograms_plugin.so",
+        "/usr/bin/sievec",
     ];
     if let Some(missing) = needed.iter().find(|p| !Path::new(p).exists()) {
         return Some(format!(
@@ -68,14 +75,26 @@ impl Dovecot {
     ///
     /// Panics, with the Dovecot log, when it does not come up.
     pub fn start(sieve: &Path) -> Dovecot {
+        Self::start_with(sieve, "")
+    }
+
+    /// Like [`start`](Self::start), with `extra` appended to the generated
+    /// `dovecot.conf` (later settings win; `plugin {}` blocks merge).
+    pub fn start_with(sieve: &Path, extra: &str) -> Dovecot {
         let dovecot = Dovecot {
             // Short: Dovecot's own sockets below it must fit in 107 bytes.
             dir: short_tempdir("dv"),
             imap_port: free_port(),
         };
-        dovecot.write_config(sieve);
+        dovecot.write_config(sieve, extra);
         dovecot.boot();
         dovecot
+    }
+
+    /// The generated configuration file, for Dovecot's own tools
+    /// (`sievec -c`, `doveconf -c`).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir().join("dovecot.conf")
     }
 
     /// What Postfix's `virtual_transport` must say to deliver here.
@@ -123,7 +142,7 @@ impl Dovecot {
         self.dir().join("run")
     }
 
-    fn write_config(&self, sieve: &Path) {
+    fn write_config(&self, sieve: &Path, extra: &str) {
         for sub in ["run", "state", "mail", "sieve"] {
             let path = self.dir().join(sub);
             fs::create_dir(&path).expect("create Dovecot directory");
@@ -135,7 +154,8 @@ impl Dovecot {
         for path in [self.dir().join("mail"), self.dir().join("sieve"), script] {
             std::os::unix::fs::chown(&path, Some(MAIL_UID), Some(MAIL_UID)).expect("chown");
         }
-        fs::write(self.dir().join("dovecot.conf"), self.config()).expect("write dovecot.conf");
+        let config = format!("{}{extra}", self.config());
+        fs::write(self.config_path(), config).expect("write dovecot.conf");
     }
 
     fn config(&self) -> String {
@@ -258,8 +278,9 @@ impl Drop for Dovecot {
     }
 }
 
-/// Just enough IMAP4rev1 (RFC 3501) to read headers back: LOGIN, STATUS,
-/// SELECT, FETCH, LOGOUT.
+/// Just enough IMAP4rev1 (RFC 3501) to read headers back and file mail the
+/// way a user's client does: LOGIN, STATUS, EXAMINE, FETCH, CREATE, APPEND,
+/// SELECT, UID SEARCH, UID MOVE (RFC 6851), LOGOUT.
 pub struct Imap {
     stream: TcpStream,
     reader: BufReader<TcpStream>,
@@ -320,12 +341,87 @@ impl Imap {
             .collect()
     }
 
+    /// Creates `folder`; one that exists already is fine.
+    pub fn create(&mut self, folder: &str) {
+        let (status, _) = self
+            .command(&format!("CREATE \"{folder}\""))
+            .expect("IMAP CREATE");
+        assert!(
+            status.starts_with("OK") || status.contains("[ALREADYEXISTS]"),
+            "CREATE {folder}: {status}"
+        );
+    }
+
+    /// Uploads `message` into `folder`, as a client saving a draft or
+    /// filing a message from another account does (RFC 3501 APPEND with a
+    /// synchronising literal).
+    pub fn append(&mut self, folder: &str, message: &[u8]) {
+        let message = crlf(message);
+        self.tag += 1;
+        let tag = format!("p{}", self.tag);
+        let command = format!("{tag} APPEND \"{folder}\" {{{}}}\r\n", message.len());
+        self.stream
+            .write_all(command.as_bytes())
+            .expect("send APPEND");
+        let go_ahead = self.read_line().expect("APPEND continuation");
+        assert!(go_ahead.starts_with('+'), "APPEND {folder}: {go_ahead}");
+        self.stream
+            .write_all(&message)
+            .expect("send APPEND literal");
+        self.stream.write_all(b"\r\n").expect("end APPEND");
+        let (status, _) = self.responses(&tag).expect("APPEND status");
+        assert!(status.starts_with("OK"), "APPEND {folder}: {status}");
+    }
+
+    /// Selects `folder` for the UID commands below.
+    pub fn select(&mut self, folder: &str) {
+        let (status, _) = self
+            .command(&format!("SELECT \"{folder}\""))
+            .expect("IMAP SELECT");
+        assert!(status.starts_with("OK"), "SELECT {folder}: {status}");
+    }
+
+    /// The UID of the message with `message_id` (without angle brackets)
+    /// in the selected folder, if it is there.
+    pub fn uid_of(&mut self, message_id: &str) -> Option<u32> {
+        let (status, untagged) = self
+            .command(&format!("UID SEARCH HEADER Message-ID \"<{message_id}>\""))
+            .expect("IMAP UID SEARCH");
+        assert!(status.starts_with("OK"), "SEARCH {message_id}: {status}");
+        untagged
+            .iter()
+            .find_map(|line| line.strip_prefix("* SEARCH"))
+            .and_then(|uids| uids.split_whitespace().next()?.parse().ok())
+    }
+
+    /// Moves the message with `message_id` from the selected folder into
+    /// `to`, the way a client's drag and drop does; panics when it is not
+    /// there or the server refuses.
+    pub fn move_message(&mut self, message_id: &str, to: &str) {
+        let uid = self
+            .uid_of(message_id)
+            .unwrap_or_else(|| panic!("<{message_id}> not in the selected folder"));
+        let (status, _) = self
+            .command(&format!("UID MOVE {uid} \"{to}\""))
+            .expect("IMAP UID MOVE");
+        assert!(
+            status.starts_with("OK"),
+            "MOVE <{message_id}> to {to}: {status}"
+        );
+    }
+
     /// Sends one tagged command; returns the tagged status (`OK ...`,
     /// `NO ...`) and the untagged responses, each with its literals inlined.
     fn command(&mut self, command: &str) -> std::io::Result<(String, Vec<String>)> {
         self.tag += 1;
         let tag = format!("p{}", self.tag);
         write!(self.stream, "{tag} {command}\r\n")?;
+        self.responses(&tag)
+    }
+
+    /// Reads responses up to `tag`'s status: that status and the untagged
+    /// responses before it.
+    fn responses(&mut self, tag: &str) -> std::io::Result<(String, Vec<String>)> {
         let mut untagged = Vec::new();
         loop {
             let response = self.read_response()?;
@@ -364,6 +460,18 @@ impl Drop for Imap {
     fn drop(&mut self) {
         let _ = self.command("LOGOUT");
     }
+}
+
+/// `message` with every line ending CRLF, as IMAP wants it on the wire.
+fn crlf(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 40);
+    for (i, &byte) in message.iter().enumerate() {
+        if byte == b'\n' && (i == 0 || message[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(byte);
+    }
+    out
 }
 
 /// The size of the literal announced at the end of `line` (`... {123}\r\n`).
