@@ -22,7 +22,7 @@ use pitchfork::{
 use std::{
     collections::BTreeMap,
     io::{Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     path::Path,
     sync::Arc,
     thread::sleep,
@@ -41,10 +41,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// A daemon on a free port with its metrics endpoint on another.
 fn start(dir: &Path, extra: &str) -> (Daemon, SocketAddr) {
-    let metrics: SocketAddr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let metrics = common::mta::free_addr();
     let config = format!("metrics_listen = \"{metrics}\"\n{extra}");
     (Daemon::start_inet(dir, &config), metrics)
 }

@@ -9,7 +9,7 @@ use indymilter_test::{EomAction, MacroStage};
 use std::{
     collections::BTreeMap,
     io::{Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     path::Path,
     time::{Duration, Instant},
 };
@@ -61,12 +61,7 @@ fn tests_hit(actions: &[EomAction]) -> Vec<String> {
 
 #[tokio::test]
 async fn scraped_counters_match_the_messages_just_sent() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let metrics: SocketAddr = ([127, 0, 0, 1], port).into();
+    let metrics = common::mta::free_addr();
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_inet(dir.path(), &format!("metrics_listen = \"{metrics}\""));
     let before = scrape(metrics);
@@ -148,12 +143,7 @@ async fn scraped_counters_match_the_messages_just_sent() {
 
 #[test]
 fn only_metrics_is_served() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let metrics: SocketAddr = ([127, 0, 0, 1], port).into();
+    let metrics = common::mta::free_addr();
     let dir = tempfile::tempdir().unwrap();
     let _daemon = Daemon::start_inet(dir.path(), &format!("metrics_listen = \"{metrics}\""));
     let (head, _) = request(metrics, "GET /");

@@ -2,7 +2,7 @@
 //! by its PID.
 
 use std::{
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     os::unix::net::UnixStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -57,7 +57,7 @@ impl Daemon {
 
     /// Starts the daemon on a free TCP port on 127.0.0.1.
     pub fn start_inet(dir: &Path, extra: &str) -> Daemon {
-        let addr = free_port();
+        let addr = super::mta::free_addr();
         let line = format!("socket = \"inet:{}@127.0.0.1\"", addr.port());
         Self::spawn(dir, &line, extra, Endpoint::Inet(addr), Some(DEBUG))
     }
@@ -65,7 +65,7 @@ impl Daemon {
     /// Starts the daemon on a free TCP port without `RUST_LOG`, so that
     /// `log_level` decides what is logged.
     pub fn start_inet_without_rust_log(dir: &Path, extra: &str) -> Daemon {
-        let addr = free_port();
+        let addr = super::mta::free_addr();
         let line = format!("socket = \"inet:{}@127.0.0.1\"", addr.port());
         Self::spawn(dir, &line, extra, Endpoint::Inet(addr), None)
     }
@@ -234,13 +234,6 @@ fn serve(config: &Path, log: &Path, rust_log: Option<&str>) -> Child {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
-        .unwrap()
-}
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
         .unwrap()
 }
 

@@ -1,9 +1,11 @@
 //! What the private MTA harnesses (Postfix, Sendmail, Dovecot) share: the
-//! policy for missing software, and waiting for an SMTP banner.
+//! policy for missing software, waiting for an SMTP banner, and free ports.
 
 use std::{
+    collections::HashSet,
     io::{BufRead, BufReader, Write},
-    net::TcpStream,
+    net::{SocketAddr, TcpListener, TcpStream},
+    sync::Mutex,
     thread::sleep,
     time::{Duration, Instant},
 };
@@ -51,4 +53,28 @@ fn banner(port: u16) -> Option<String> {
     BufReader::new(&stream).read_line(&mut line).ok()?;
     let _ = stream.write_all(b"QUIT\r\n");
     Some(line)
+}
+
+/// Picks a free loopback port that no earlier call in this test binary has
+/// handed out. The kernel may give a just-released port to the next
+/// `bind(0)`, so two ports picked back to back (a milter socket and a
+/// metrics endpoint) could otherwise be the same. Another process could
+/// still take the port before the test binds it; on a test machine that is
+/// rare enough.
+pub fn free_port() -> u16 {
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().expect("local address").port();
+        if given.insert(port) {
+            return port;
+        }
+    }
+}
+
+/// [`free_port`] on 127.0.0.1, as an address.
+pub fn free_addr() -> SocketAddr {
+    ([127, 0, 0, 1], free_port()).into()
 }

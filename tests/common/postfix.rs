@@ -13,7 +13,6 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output};
@@ -447,12 +446,7 @@ impl Drop for Postfix {
     }
 }
 
-/// Picks a free loopback port. Another process could take it before Postfix
-/// binds it, but on a test machine that is rare enough.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
+pub use super::mta::free_port;
 
 pub fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
