@@ -103,7 +103,10 @@ pub struct RuleSet {
     pub tests: Vec<Test>,
     /// The pitch categories for `X-Pitchfork-Category`.
     pub categories: Categories,
+    /// The rule phrases, then the category phrases: one automaton, so a
+    /// message is searched once for both.
     pub(super) phrases: DFA,
+    /// Of each rule phrase; the category phrases come after these.
     pub(super) phrase_info: Vec<PhraseInfo>,
     pub(super) patterns: RegexSet,
     pub(super) pattern_test: Vec<usize>,
@@ -263,6 +266,7 @@ impl Builder {
     }
 
     fn finish(mut self, categories: Categories) -> Result<RuleSet, Vec<ConfigError>> {
+        self.phrases.extend(categories.phrases.iter().cloned());
         let phrases = phrase_automaton(&self.phrases);
         let patterns = RegexSet::new(&self.patterns);
         match (phrases, patterns) {
