@@ -201,7 +201,12 @@ fn names_author(line: &str) -> bool {
 /// A `From:` header line (`*From:*` in plain renderings of HTML).
 fn names_sender(line: &str) -> bool {
     let start = line.trim_start_matches(['*', '>', ' ', '\t']);
-    // Cheap before exact: most lines start with no header name at all.
+    // Cheap before exact: most lines start with no header name at all,
+    // and most not even with a letter one starts with.
+    let first = start.bytes().next().map(|b| b.to_ascii_lowercase());
+    if !FROM.iter().any(|name| name.bytes().next() == first) {
+        return false;
+    }
     let maybe = FROM.iter().any(|name| {
         let bare = name.trim_end_matches([':', ' ']);
         start
