@@ -60,7 +60,10 @@ pub fn extract(view: &MessageView, bits: u32) -> Vec<Feature<'_>> {
         .collect();
     order.sort_unstable();
     order.dedup_by_key(|key| *key >> 32);
-    order.iter().map(|&key| features[key as u32 as usize]).collect()
+    order
+        .iter()
+        .map(|&key| features[key as u32 as usize])
+        .collect()
 }
 
 fn add_words<'a>(
