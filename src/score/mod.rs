@@ -127,10 +127,12 @@ impl RuleSet {
 
     fn match_patterns(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
         for (scope, text) in [(Scope::Subject, &view.subject), (Scope::Body, &view.body)] {
-            for index in self.patterns.matches(text).iter() {
-                let test = self.pattern_test[index];
-                if evidence[test].is_none() && in_scope(&self.tests[test], scope) {
-                    evidence[test] = Some(Some(self.patterns.patterns()[index].clone()));
+            for (pattern, &test) in self.patterns.iter().zip(&self.pattern_test) {
+                if evidence[test].is_none()
+                    && in_scope(&self.tests[test], scope)
+                    && pattern.is_match(text)
+                {
+                    evidence[test] = Some(Some(pattern.as_str().to_owned()));
                 }
             }
         }
