@@ -7,10 +7,13 @@
 mod split;
 
 pub use crate::normalize::normalize;
-use crate::{html, normalize::normalize_counting};
+use crate::{
+    html,
+    normalize::{normalize_counting, normalize_lines},
+};
 use mail_parser::{HeaderName, Message, MessageParser, PartType};
 use split::Parts;
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::LazyLock};
 
 /// Letters of hidden HTML text that make it a fact: a stray hidden word
 /// or two is layout, a hidden sentence is meant for filters.
@@ -27,9 +30,43 @@ fn floor_char_boundary(text: &str, max: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// The first `max` bytes of lines joined by `\n`, cut at a character
+/// boundary, as lines again: the last one may be cut short. (Where the cut
+/// drops a final `\n` the normalised text is the same: trailing space is
+/// never kept.)
+fn first_bytes<'a>(lines: &[&'a str], max: usize) -> Vec<&'a str> {
+    let mut kept = Vec::new();
+    let mut room = max;
+    for line in lines {
+        if line.len() >= room {
+            kept.push(&line[..floor_char_boundary(line, room)]);
+            break;
+        }
+        kept.push(*line);
+        room -= line.len() + 1;
+    }
+    kept
+}
+
 /// Disguises normalisation must undo before the text counts as
 /// obfuscated: one can be a typo or a pasted symbol, two are a habit.
 const OBFUSCATIONS: u32 = 2;
+
+/// mail-parser, reading only the headers the view needs with the parser
+/// its default gives each (MIME headers, subject, sender, thread and list
+/// headers); the others are kept raw. Parsing every `Received:`, `Date:`
+/// and address header of a message cost a fifth of mail-parser's time for
+/// nothing.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .header_text(HeaderName::Subject)
+        .header_address(HeaderName::From)
+        .header_id(HeaderName::InReplyTo)
+        .header_id(HeaderName::References)
+        .header_address(HeaderName::ListUnsubscribe)
+        .header_address(HeaderName::ListId)
+});
 
 /// Facts about the message the detectors read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -82,7 +119,7 @@ impl MessageView {
     /// Parses raw message bytes (headers, blank line, body). Never fails:
     /// a message mail-parser cannot read is scanned as raw text.
     pub fn parse(raw: &[u8], truncated: bool) -> Self {
-        let mut view = match MessageParser::default().parse(raw) {
+        let mut view = match PARSER.parse(raw) {
             Some(message) if !message.parts.is_empty() => Self::from_message(&message),
             _ => Self::from_raw(raw),
         };
@@ -92,9 +129,10 @@ impl MessageView {
 
     fn from_message(message: &Message<'_>) -> Self {
         let subject = message.subject().unwrap_or_default();
-        let mut parts = Parts::default();
         let mut html = HtmlFacts::default();
-        read_body(message, &mut html, &mut parts);
+        let texts = read_body(message, &mut html);
+        let mut parts = Parts::default();
+        texts.iter().for_each(|text| split::split(text, &mut parts));
         let precedence = message
             .header_raw(HeaderName::Other("Precedence".into()))
             .unwrap_or_default()
@@ -134,31 +172,33 @@ impl MessageView {
     fn assemble(subject: &str, parts: &Parts, mut facts: Facts) -> Self {
         // The latest messages of a long thread are enough to read, and the
         // whole history would cost time on every reply.
-        let quoted = &parts.quoted[..floor_char_boundary(&parts.quoted, MAX_QUOTED)];
+        let quoted = first_bytes(&parts.quoted, MAX_QUOTED);
         let (subject, in_subject) = normalize_counting(subject);
         let (body, in_body) = if facts.quotes_self {
-            normalize_counting(&format!("{}\n{}", parts.new, quoted))
+            // The new text, a blank line, the history.
+            let lines = [&parts.new[..], &[""], &quoted].concat();
+            normalize_lines(&lines)
         } else {
-            normalize_counting(&parts.new)
+            normalize_lines(&parts.new)
         };
         facts.obfuscations = in_subject.total() + in_body.total();
         facts.obfuscated = facts.obfuscations >= OBFUSCATIONS;
         Self {
             subject,
             body,
-            quoted: normalize(quoted),
-            signature: normalize(&parts.signature),
-            postscript: normalize(&parts.postscript),
+            quoted: normalize_lines(&quoted).0,
+            signature: normalize_lines(&parts.signature).0,
+            postscript: normalize_lines(&parts.postscript).0,
             facts,
         }
     }
 }
 
-/// Splits the text a reader sees into `parts`: the HTML alternative where
-/// there is one (a pitch may hide behind a harmless plain-text part), else
-/// the plain text. mail-parser lists plain parts without an HTML
-/// alternative among the HTML body parts too.
-fn read_body(message: &Message<'_>, html: &mut HtmlFacts, parts: &mut Parts) {
+/// The text parts a reader sees: the HTML alternative where there is one
+/// (a pitch may hide behind a harmless plain-text part), else the plain
+/// text. mail-parser lists plain parts without an HTML alternative among
+/// the HTML body parts too.
+fn read_body<'m>(message: &'m Message<'_>, html: &mut HtmlFacts) -> Vec<Cow<'m, str>> {
     let part = |id: &u32| message.parts.get(*id as usize).map(|p| &p.body);
     let shown: Vec<Cow<'_, str>> = message
         .html_body
@@ -181,16 +221,18 @@ fn read_body(message: &Message<'_>, html: &mut HtmlFacts, parts: &mut Parts) {
     let html_len: usize = shown.iter().map(|t| t.len()).sum();
     let plain_len: usize = plain.iter().map(|t| t.len()).sum();
     if !shown.is_empty() && html_len * 4 >= plain_len {
-        shown.iter().for_each(|text| split::split(text, parts));
+        shown
     } else if !message.text_body.is_empty() {
-        plain.iter().for_each(|text| split::split(text, parts));
+        plain.into_iter().map(Cow::Borrowed).collect()
     } else if message.parts.len() == 1
         && let Some(PartType::Text(text)) = part(&0)
     {
         // A single text part with a content type mail-parser could not
         // read (`TEXT/PLAIN charset=US-ASCII`, no `;`) is filed as an
         // attachment; it is still the whole message.
-        split::split(text, parts);
+        vec![Cow::Borrowed(text.as_ref())]
+    } else {
+        Vec::new()
     }
 }
 

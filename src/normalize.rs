@@ -52,8 +52,19 @@ pub fn normalize(text: &str) -> String {
 
 /// [`normalize`], also counting the disguises it undid.
 pub fn normalize_counting(text: &str) -> (String, Repairs) {
+    normalize_pieces(std::iter::once(text))
+}
+
+/// [`normalize_counting`] of lines, each ended by `\n`, without joining
+/// them first.
+pub fn normalize_lines(lines: &[&str]) -> (String, Repairs) {
+    normalize_pieces(lines.iter().flat_map(|line| [*line, "\n"]))
+}
+
+/// [`normalize_counting`] of the text the pieces make when joined.
+fn normalize_pieces<'a>(pieces: impl Iterator<Item = &'a str> + Clone) -> (String, Repairs) {
     let mut repairs = Repairs::default();
-    let (mut out, mut odd_case) = once(text, &mut repairs);
+    let (mut out, mut odd_case) = once(pieces, &mut repairs);
     // Lower-casing NFKC text leaves, for a handful of characters, text that
     // is not NFKC (the reason Unicode defines NFKC_Casefold); going round
     // again settles it.
@@ -62,7 +73,7 @@ pub fn normalize_counting(text: &str) -> (String, Repairs) {
             break;
         }
         let again;
-        (again, odd_case) = once(&out, &mut Repairs::default());
+        (again, odd_case) = once(std::iter::once(out.as_str()), &mut Repairs::default());
         if again == out {
             break;
         }
@@ -72,8 +83,11 @@ pub fn normalize_counting(text: &str) -> (String, Repairs) {
 }
 
 /// Both passes; also whether the result needs an NFKC check.
-fn once(text: &str, repairs: &mut Repairs) -> (String, bool) {
-    let (folded, odd_case) = chars::fold_chars(text, &mut repairs.invisible);
+fn once<'a>(
+    pieces: impl Iterator<Item = &'a str> + Clone,
+    repairs: &mut Repairs,
+) -> (String, bool) {
+    let (folded, odd_case) = chars::fold_chars(pieces, &mut repairs.invisible);
     (Fixer::new(folded.len(), repairs).run(&folded), odd_case)
 }
 

@@ -5,14 +5,16 @@
 //! lines of decoded text, before normalisation, in the languages of the
 //! rules.
 
-/// A text part taken apart. Each field is lines of text, `\n`-separated.
+/// Text parts taken apart: each field but `author` is lines borrowed from
+/// the text (a copy would cost time and, for a message as long as
+/// `max_scan_bytes`, as much memory again).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Parts {
+pub struct Parts<'a> {
     /// Everything but the quoted history: the body as rules see it.
-    pub new: String,
-    pub quoted: String,
-    pub signature: String,
-    pub postscript: String,
+    pub new: Vec<&'a str>,
+    pub quoted: Vec<&'a str>,
+    pub signature: Vec<&'a str>,
+    pub postscript: Vec<&'a str>,
     /// The first line of the history that names its author (`From: …`,
     /// `On … Ann <a@b.c> wrote:`), to tell a sender quoting their own
     /// earlier message.
@@ -20,55 +22,44 @@ pub struct Parts {
 }
 
 /// Splits one text part and appends its pieces to `parts`.
-pub fn split(text: &str, parts: &mut Parts) {
+pub fn split<'a>(text: &'a str, parts: &mut Parts<'a>) {
     let lines: Vec<&str> = text.lines().collect();
     let history = history_start(&lines).unwrap_or(lines.len());
-    let mut new = Vec::with_capacity(history);
+    let first_new = parts.new.len();
     let mut i = 0;
     while i < history {
         let line = lines[i];
         if line.trim_start().starts_with('>') {
-            push_line(&mut parts.quoted, line);
+            parts.quoted.push(line);
         } else if let Some(len) = quoting_attribution(&lines[i..history]) {
-            for line in &lines[i..i + len] {
-                push_line(&mut parts.quoted, line);
-                if parts.author.is_empty() {
-                    parts.author = lines[i..i + len].join(" ");
-                }
+            parts.quoted.extend_from_slice(&lines[i..i + len]);
+            if parts.author.is_empty() {
+                parts.author = lines[i..i + len].join(" ");
             }
             i += len;
             continue;
         } else {
-            new.push(line);
+            parts.new.push(line);
         }
         i += 1;
     }
-    for line in &lines[history..] {
-        push_line(&mut parts.quoted, line);
-    }
+    parts.quoted.extend_from_slice(&lines[history..]);
     if parts.author.is_empty()
         && let Some(author) = lines[history..].iter().find(|l| names_author(l))
     {
         parts.author = (*author).to_owned();
     }
-    for line in &new {
-        push_line(&mut parts.new, line);
-    }
-    let postscript = postscript_lines(&new);
-    for (line, _) in new.iter().zip(&postscript).filter(|(_, ps)| **ps) {
-        push_line(&mut parts.postscript, line);
-    }
-    if let Some(start) = signature_start(&new, &postscript) {
+    let new = &parts.new[first_new..];
+    let postscript = postscript_lines(new);
+    let in_postscript = new.iter().zip(&postscript).filter(|(_, ps)| **ps);
+    parts
+        .postscript
+        .extend(in_postscript.map(|(line, _)| *line));
+    if let Some(start) = signature_start(new, &postscript) {
         let lines = new.iter().zip(&postscript).skip(start);
-        for (line, _) in lines.filter(|(_, ps)| !**ps) {
-            push_line(&mut parts.signature, line);
-        }
+        let signature = lines.filter(|(_, ps)| !**ps).map(|(line, _)| *line);
+        parts.signature.extend(signature);
     }
-}
-
-fn push_line(out: &mut String, line: &str) {
-    out.push_str(line);
-    out.push('\n');
 }
 
 /// Lower-cased and trimmed, with the `*` that plain-text renderings of
@@ -210,7 +201,12 @@ fn names_author(line: &str) -> bool {
 /// A `From:` header line (`*From:*` in plain renderings of HTML).
 fn names_sender(line: &str) -> bool {
     let start = line.trim_start_matches(['*', '>', ' ', '\t']);
-    // Cheap before exact: most lines start with no header name at all.
+    // Cheap before exact: most lines start with no header name at all,
+    // and most not even with a letter one starts with.
+    let first = start.bytes().next().map(|b| b.to_ascii_lowercase());
+    if !FROM.iter().any(|name| name.bytes().next() == first) {
+        return false;
+    }
     let maybe = FROM.iter().any(|name| {
         let bare = name.trim_end_matches([':', ' ']);
         start

@@ -52,10 +52,10 @@ fn pieces(text: &str) -> [String; 4] {
     let mut parts = Parts::default();
     split::split(text, &mut parts);
     [
-        normalize(&parts.new),
-        normalize(&parts.quoted),
-        normalize(&parts.signature),
-        normalize(&parts.postscript),
+        normalize_lines(&parts.new).0,
+        normalize_lines(&parts.quoted).0,
+        normalize_lines(&parts.signature).0,
+        normalize_lines(&parts.postscript).0,
     ]
 }
 
@@ -374,4 +374,22 @@ fn a_follow_up_quoting_the_senders_own_pitch_keeps_it_in_the_body() {
 fn a_single_part_with_a_broken_content_type_is_still_the_body() {
     let raw = b"Subject: offer\nContent-Type: TEXT/PLAIN charset=US-ASCII\n\nWe offer software.\n";
     assert_eq!(MessageView::parse(raw, false).body, "we offer software.");
+}
+
+#[test]
+fn quoted_history_is_cut_as_the_joined_text_would_be() {
+    let lines = ["ab", "çd", "", "éé x"];
+    let joined = "ab\nçd\n\néé x\n";
+    for max in 0..=joined.len() + 1 {
+        let cut = &joined[..floor_char_boundary(joined, max)];
+        let kept = first_bytes(&lines, max);
+        let text: String = kept.iter().map(|line| format!("{line}\n")).collect();
+        // The same text, at most a line break longer.
+        let rest = text.strip_prefix(cut);
+        assert!(
+            rest.is_some_and(|r| r.is_empty() || r == "\n"),
+            "{max}: {text:?}"
+        );
+        assert_eq!(normalize_lines(&kept), normalize_counting(cut), "{max}");
+    }
 }

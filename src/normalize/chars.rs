@@ -203,11 +203,16 @@ impl Folder {
     }
 }
 
-/// The first pass; also says whether the result needs an NFKC check
-/// (see [`Folder::odd_case`]).
-pub(super) fn fold_chars(text: &str, invisible: &mut u32) -> (String, bool) {
+/// The first pass over the text the pieces make when joined; also says
+/// whether the result needs an NFKC check (see [`Folder::odd_case`]).
+/// Pieces spare the caller a copy of text it holds as lines.
+pub(super) fn fold_chars<'a>(
+    pieces: impl Iterator<Item = &'a str> + Clone,
+    invisible: &mut u32,
+) -> (String, bool) {
+    let len = pieces.clone().map(str::len).sum();
     let mut folder = Folder {
-        out: Vec::with_capacity(text.len()),
+        out: Vec::with_capacity(len),
         ..Folder::default()
     };
     let mut seen = Invisible::default();
@@ -216,35 +221,19 @@ pub(super) fn fold_chars(text: &str, invisible: &mut u32) -> (String, bool) {
     // composes or reorders, so leaving it out can only answer "maybe").
     // Spaces and ellipses, the common characters NFKC changes, the
     // folder handles itself.
-    let quick = text.is_ascii()
+    let quick = pieces.clone().all(str::is_ascii)
         || is_nfkc_quick(
-            NonAscii { rest: text }
+            pieces
+                .clone()
+                .flat_map(|rest| NonAscii { rest })
                 .filter(|&c| !is_invisible(c) && !c.is_whitespace() && c != '…')
                 .map(typographic),
         ) == IsNormalized::Yes;
     if quick {
-        let mut rest = text;
-        while !rest.is_empty() {
-            let ascii = rest
-                .bytes()
-                .position(|b| !b.is_ascii())
-                .unwrap_or(rest.len());
-            if ascii > 0 {
-                let bytes = &rest.as_bytes()[..ascii];
-                seen.seen(bytes[0].is_ascii_alphabetic());
-                seen.after_letter = bytes[ascii - 1].is_ascii_alphabetic();
-                folder.ascii(bytes);
-            }
-            rest = &rest[ascii..];
-            if let Some(c) = rest.chars().next() {
-                rest = &rest[c.len_utf8()..];
-                if seen.visible(c) {
-                    folder.push(c);
-                }
-            }
-        }
+        pieces.for_each(|piece| fold_quick(piece, &mut seen, &mut folder));
     } else {
-        text.chars()
+        pieces
+            .flat_map(str::chars)
             .filter(|&c| seen.visible(c))
             .map(typographic)
             .nfkc()
@@ -253,4 +242,28 @@ pub(super) fn fold_chars(text: &str, invisible: &mut u32) -> (String, bool) {
     *invisible += seen.count;
     let odd_case = folder.odd_case || folder.marks;
     (folder.finish(), odd_case)
+}
+
+/// Folds text that needs no NFKC: runs of ASCII in one tight loop, the
+/// other characters one by one.
+fn fold_quick(mut rest: &str, seen: &mut Invisible, folder: &mut Folder) {
+    while !rest.is_empty() {
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        if ascii > 0 {
+            let bytes = &rest.as_bytes()[..ascii];
+            seen.seen(bytes[0].is_ascii_alphabetic());
+            seen.after_letter = bytes[ascii - 1].is_ascii_alphabetic();
+            folder.ascii(bytes);
+        }
+        rest = &rest[ascii..];
+        if let Some(c) = rest.chars().next() {
+            rest = &rest[c.len_utf8()..];
+            if seen.visible(c) {
+                folder.push(c);
+            }
+        }
+    }
 }

@@ -253,3 +253,22 @@ fn results_are_fixed_points() {
         assert_eq!(normalize(&once), once, "{input:?}");
     }
 }
+
+#[test]
+fn lines_normalise_as_the_text_they_make() {
+    let texts = [
+        "We’d LOVE\nto p a r t n e r\n\nwith you",
+        "раrtnеr\nand\u{200b}\nc.o.l.l.a.b\nnow",
+        "e\u{0301}\nquipe ＰＡＲＴ\nNER 𝐩𝐚𝐫𝐭",
+        "",
+        "\n\n",
+    ];
+    for text in texts {
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            normalize_lines(&lines),
+            normalize_counting(&format!("{text}\n")),
+            "{text:?}"
+        );
+    }
+}

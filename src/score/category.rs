@@ -1,9 +1,10 @@
 //! The kind of pitch, for `X-Pitchfork-Category`: users route recruiters
 //! and agencies differently. Each category is a list of phrases in the rule
-//! file; the one with the most distinct phrases in the message wins.
+//! file; the one with the most distinct phrases in the message wins. The
+//! phrases are searched by the rules' automaton, in the same pass as the
+//! rule phrases (see `RuleSet::score`).
 
-use crate::{config::ConfigError, message::MessageView};
-use aho_corasick::dfa::DFA;
+use crate::config::ConfigError;
 use serde::Deserialize;
 
 /// The categories a rule file may name; anything else is `other`.
@@ -27,11 +28,12 @@ pub(super) struct RawCategory {
     phrases: Vec<String>,
 }
 
-/// Compiled category phrases.
+/// Checked category phrases, for the rules' automaton.
 #[derive(Clone, Debug)]
 pub struct Categories {
     names: Vec<&'static str>,
-    automaton: DFA,
+    /// Every category's phrases, in order.
+    pub(super) phrases: Vec<String>,
     /// Category index of each phrase.
     owner: Vec<usize>,
 }
@@ -61,24 +63,17 @@ impl Categories {
             }
             names.push(*name);
         }
-        let automaton =
-            super::rules::phrase_automaton(&phrases).expect("phrases of plain text compile");
         Self {
             names,
-            automaton,
+            phrases,
             owner,
         }
     }
 
-    /// The category with the most distinct phrases in the subject and
-    /// body; `other` when none matches. Ties go to the earlier category.
-    pub fn classify(&self, view: &MessageView) -> &'static str {
-        let mut seen = vec![false; self.owner.len()];
-        for text in [&view.subject, &view.body] {
-            super::rules::each_match(&self.automaton, text, |m| {
-                seen[m.pattern().as_usize()] = true;
-            });
-        }
+    /// The category with the most distinct phrases among those `seen` (one
+    /// flag per phrase, found in the subject or body); `other` when none
+    /// is. Ties go to the earlier category.
+    pub(super) fn pick(&self, seen: &[bool]) -> &'static str {
         let mut counts = vec![0usize; self.names.len()];
         for (phrase, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
             counts[self.owner[phrase]] += 1;
@@ -98,6 +93,16 @@ impl Categories {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::score::rules::{each_match, phrase_automaton};
+
+    /// What `RuleSet::score` does with the category phrases of its
+    /// automaton.
+    fn classify(categories: &Categories, body: &str) -> &'static str {
+        let automaton = phrase_automaton(&categories.phrases).unwrap();
+        let mut seen = vec![false; categories.phrases.len()];
+        each_match(&automaton, body, |m| seen[m.pattern().as_usize()] = true);
+        categories.pick(&seen)
+    }
 
     fn categories(spec: &[(&str, &[&str])]) -> Categories {
         let raw = spec
@@ -122,19 +127,15 @@ mod tests {
                 &["backlinks", "guest post", "domain authority"],
             ),
         ]);
-        let view = |body: &str| MessageView {
-            body: body.into(),
-            ..MessageView::default()
-        };
         assert_eq!(
-            c.classify(&view("we recruit candidates; guest post")),
+            classify(&c, "we recruit candidates; guest post"),
             "recruiting"
         );
         assert_eq!(
-            c.classify(&view("guest post backlinks for candidates")),
+            classify(&c, "guest post backlinks for candidates"),
             "seo-links"
         );
-        assert_eq!(c.classify(&view("nothing here")), "other");
+        assert_eq!(classify(&c, "nothing here"), "other");
     }
 
     #[test]

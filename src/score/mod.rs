@@ -110,7 +110,8 @@ impl RuleSet {
     /// Scores a normalised message.
     pub fn score(&self, view: &MessageView) -> Evaluation {
         let mut evidence: Vec<Option<Option<String>>> = vec![None; self.tests.len()];
-        self.match_phrases(view, &mut evidence);
+        let mut categories = vec![false; self.categories.phrases.len()];
+        self.match_phrases(view, &mut evidence, &mut categories);
         self.match_patterns(view, &mut evidence);
         for (i, test) in self.tests.iter().enumerate() {
             let fired = match &test.condition {
@@ -123,15 +124,26 @@ impl RuleSet {
             }
         }
         Evaluation {
-            category: self.categories.classify(view),
+            category: self.categories.pick(&categories),
             ..self.evaluation(evidence)
         }
     }
 
-    fn match_phrases(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
+    /// Searches the subject and body once for the rule phrases and the
+    /// category phrases (flagged in `categories`, whatever their scope).
+    fn match_phrases(
+        &self,
+        view: &MessageView,
+        evidence: &mut [Option<Option<String>>],
+        categories: &mut [bool],
+    ) {
         for (scope, text) in [(Scope::Subject, &view.subject), (Scope::Body, &view.body)] {
             rules::each_match(&self.phrases, text, |m| {
-                let info = self.phrase_info[m.pattern().as_usize()];
+                let id = m.pattern().as_usize();
+                let Some(&info) = self.phrase_info.get(id) else {
+                    categories[id - self.phrase_info.len()] = true;
+                    return;
+                };
                 if evidence[info.test].is_some() || !in_scope(&self.tests[info.test], scope) {
                     return;
                 }
@@ -145,10 +157,12 @@ impl RuleSet {
 
     fn match_patterns(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
         for (scope, text) in [(Scope::Subject, &view.subject), (Scope::Body, &view.body)] {
-            for index in self.patterns.matches(text).iter() {
-                let test = self.pattern_test[index];
-                if evidence[test].is_none() && in_scope(&self.tests[test], scope) {
-                    evidence[test] = Some(Some(self.patterns.patterns()[index].clone()));
+            for (pattern, &test) in self.patterns.iter().zip(&self.pattern_test) {
+                if evidence[test].is_none()
+                    && in_scope(&self.tests[test], scope)
+                    && pattern.is_match(text)
+                {
+                    evidence[test] = Some(Some(pattern.as_str().to_owned()));
                 }
             }
         }
