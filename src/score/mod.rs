@@ -87,6 +87,7 @@ impl RuleSet {
                 Condition::Text(_) => continue,
                 Condition::Detector(detector) => detector.fires(view),
                 Condition::All(parts) => parts.iter().all(|&p| evidence[p].is_some()),
+                Condition::Any(parts) => parts.iter().any(|&p| evidence[p].is_some()),
             };
             if fired {
                 evidence[i] = Some(None);

@@ -46,6 +46,8 @@ struct RawTest {
     detector: Option<Detector>,
     #[serde(default)]
     all: Vec<String>,
+    #[serde(default)]
+    any: Vec<String>,
     #[serde(default = "yes")]
     learn: bool,
 }
@@ -75,6 +77,8 @@ pub enum Condition {
     Detector(Detector),
     /// Every one of the named earlier tests hit (SpamAssassin's meta rules).
     All(Vec<usize>),
+    /// At least one of the named earlier tests hit.
+    Any(Vec<usize>),
 }
 
 /// A named test with its weight.
@@ -200,11 +204,12 @@ impl Builder {
         let text = !raw.phrases.is_empty() || !raw.patterns.is_empty();
         let kinds = usize::from(text)
             + usize::from(raw.detector.is_some())
-            + usize::from(!raw.all.is_empty());
+            + usize::from(!raw.all.is_empty())
+            + usize::from(!raw.any.is_empty());
         if kinds != 1 {
             self.error(
                 at,
-                "needs exactly one of phrases/patterns, detector or all".into(),
+                "needs exactly one of phrases/patterns, detector, all or any".into(),
             );
             return None;
         }
@@ -212,7 +217,14 @@ impl Builder {
             return Some(Condition::Detector(detector));
         }
         if !raw.all.is_empty() {
-            return self.meta(at, &raw.all).map(Condition::All);
+            return self
+                .meta(&format!("{at}.all"), &raw.all)
+                .map(Condition::All);
+        }
+        if !raw.any.is_empty() {
+            return self
+                .meta(&format!("{at}.any"), &raw.any)
+                .map(Condition::Any);
         }
         for (j, phrase) in raw.phrases.iter().enumerate() {
             self.phrase(&format!("{at}.phrases[{j}]"), index, phrase);
@@ -254,7 +266,7 @@ impl Builder {
             match self.names.get(name) {
                 Some(&i) => indices.push(i),
                 None => self.error(
-                    &format!("{at}.all[{j}]"),
+                    &format!("{at}[{j}]"),
                     format!("`{name}` is not a test defined above"),
                 ),
             }
