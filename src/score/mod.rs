@@ -99,8 +99,25 @@ impl RuleSet {
         }
     }
 
+    /// The parts of a message that tests read, each with its scope: the
+    /// signature and postscript (also in the body) only when a test reads
+    /// them alone.
+    fn parts<'a>(&self, view: &'a MessageView) -> impl Iterator<Item = (Scope, &'a str)> {
+        let own = [
+            (Scope::Signature, view.signature.as_str()),
+            (Scope::Postscript, view.postscript.as_str()),
+        ];
+        [
+            (Scope::Subject, view.subject.as_str()),
+            (Scope::Body, view.body.as_str()),
+        ]
+        .into_iter()
+        .chain(own.into_iter().filter(|_| self.reads_parts))
+        .filter(|(_, text)| !text.is_empty())
+    }
+
     fn match_phrases(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
-        for (scope, text) in [(Scope::Subject, &view.subject), (Scope::Body, &view.body)] {
+        for (scope, text) in self.parts(view) {
             rules::each_match(&self.phrases, text, |m| {
                 let info = self.phrase_info[m.pattern().as_usize()];
                 if evidence[info.test].is_some() || !in_scope(&self.tests[info.test], scope) {
@@ -115,7 +132,7 @@ impl RuleSet {
     }
 
     fn match_patterns(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
-        for (scope, text) in [(Scope::Subject, &view.subject), (Scope::Body, &view.body)] {
+        for (scope, text) in self.parts(view) {
             for index in self.patterns.matches(text).iter() {
                 let test = self.pattern_test[index];
                 if evidence[test].is_none() && in_scope(&self.tests[test], scope) {
@@ -159,8 +176,14 @@ pub(crate) fn sorted_evaluation(mut hits: Vec<Hit>) -> Evaluation {
     }
 }
 
+/// Whether a test reads the part of the message with this scope: tests of
+/// the whole text read the subject and body (the signature and postscript
+/// are in the body already); the others read their own part.
 fn in_scope(test: &Test, scope: Scope) -> bool {
-    matches!(test.condition, Condition::Text(s) if s == Scope::Text || s == scope)
+    let Condition::Text(own) = test.condition else {
+        return false;
+    };
+    own == scope || (own == Scope::Text && matches!(scope, Scope::Subject | Scope::Body))
 }
 
 /// A phrase counts only as whole words: `partner` must not hit inside

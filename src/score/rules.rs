@@ -61,7 +61,13 @@ fn yes() -> bool {
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Subject,
+    /// The new text, signature and postscript included (never quoted
+    /// history).
     Body,
+    /// The signature block only (taglines, job titles).
+    Signature,
+    /// `P.S.` paragraphs only.
+    Postscript,
     /// Subject and body.
     #[default]
     Text,
@@ -111,6 +117,9 @@ pub struct RuleSet {
     pub(super) phrase_info: Vec<PhraseInfo>,
     pub(super) patterns: RegexSet,
     pub(super) pattern_test: Vec<usize>,
+    /// Whether a test reads the signature or postscript on its own, so
+    /// those parts need a pass of their own.
+    pub(super) reads_parts: bool,
 }
 
 impl RuleSet {
@@ -279,6 +288,12 @@ impl Builder {
         let patterns = RegexSet::new(&self.patterns);
         match (phrases, patterns) {
             (Ok(phrases), Ok(patterns)) if self.errors.is_empty() => Ok(RuleSet {
+                reads_parts: self.tests.iter().any(|t| {
+                    matches!(
+                        t.condition,
+                        Condition::Text(Scope::Signature | Scope::Postscript)
+                    )
+                }),
                 tests: self.tests,
                 categories,
                 phrases,

@@ -214,3 +214,38 @@ fn implied_framing_needs_a_sale_to_combine() {
     ));
     assert!(names(&sale).contains(&"IMPLIED_FRAMED_SALE"), "{sale:?}");
 }
+
+#[test]
+fn signature_and_postscript_scopes_read_only_their_part() {
+    let text = r#"
+format = 1
+
+[[test]]
+name = "TAGLINE"
+score = 1.0
+description = "d"
+scope = "signature"
+phrases = ["your growth partner"]
+
+[[test]]
+name = "PS"
+score = 1.0
+description = "d"
+scope = "postscript"
+phrases = ["free audit"]
+"#;
+    let rules = RuleSet::parse(text).expect("rules parse");
+    let mut signed = view("", "Hello.\nAnn\nyour growth partner\np.s. free audit");
+    assert!(
+        names(&rules.score(&signed)).is_empty(),
+        "only the body was set"
+    );
+    signed.signature = "ann\nyour growth partner".into();
+    signed.postscript = "p.s. free audit".into();
+    assert_eq!(names(&rules.score(&signed)), ["PS", "TAGLINE"]);
+    let quoted = MessageView {
+        quoted: "your growth partner".into(),
+        ..view("", "thanks")
+    };
+    assert!(names(&rules.score(&quoted)).is_empty());
+}

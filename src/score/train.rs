@@ -59,6 +59,7 @@ impl Default for Options {
                     "SOFT_FRAMING",
                     "OBFUSCATED_FRAMING",
                     "IMPLIED_FRAMED_SALE",
+                    "SIGNATURE_FRAMED_SALE",
                 ]
                 .map(String::from)
                 .to_vec(),
