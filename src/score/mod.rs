@@ -118,6 +118,7 @@ impl RuleSet {
                 Condition::Text(_) => continue,
                 Condition::Detector(detector) => detector.fires(view),
                 Condition::All(parts) => parts.iter().all(|&p| evidence[p].is_some()),
+                Condition::Any(parts) => parts.iter().any(|&p| evidence[p].is_some()),
             };
             if fired {
                 evidence[i] = Some(None);
@@ -129,15 +130,32 @@ impl RuleSet {
         }
     }
 
-    /// Searches the subject and body once for the rule phrases and the
-    /// category phrases (flagged in `categories`, whatever their scope).
+    /// The parts of a message that tests read, each with its scope: the
+    /// signature and postscript (also in the body) only when a test reads
+    /// them alone.
+    fn parts<'a>(&self, view: &'a MessageView) -> impl Iterator<Item = (Scope, &'a str)> {
+        let own = [
+            (Scope::Signature, view.signature.as_str()),
+            (Scope::Postscript, view.postscript.as_str()),
+        ];
+        [
+            (Scope::Subject, view.subject.as_str()),
+            (Scope::Body, view.body.as_str()),
+        ]
+        .into_iter()
+        .chain(own.into_iter().filter(|_| self.reads_parts))
+        .filter(|(_, text)| !text.is_empty())
+    }
+
+    /// Searches each part once for the rule phrases and the category
+    /// phrases (flagged in `categories`, whatever their scope).
     fn match_phrases(
         &self,
         view: &MessageView,
         evidence: &mut [Option<Option<String>>],
         categories: &mut [bool],
     ) {
-        for (scope, text) in [(Scope::Subject, &view.subject), (Scope::Body, &view.body)] {
+        for (scope, text) in self.parts(view) {
             rules::each_match(&self.phrases, text, |m| {
                 let id = m.pattern().as_usize();
                 let Some(&info) = self.phrase_info.get(id) else {
@@ -156,7 +174,7 @@ impl RuleSet {
     }
 
     fn match_patterns(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
-        for (scope, text) in [(Scope::Subject, &view.subject), (Scope::Body, &view.body)] {
+        for (scope, text) in self.parts(view) {
             for (pattern, &test) in self.patterns.iter().zip(&self.pattern_test) {
                 if evidence[test].is_none()
                     && in_scope(&self.tests[test], scope)
@@ -202,8 +220,14 @@ pub fn sorted_evaluation(mut hits: Vec<Hit>) -> Evaluation {
     }
 }
 
+/// Whether a test reads the part of the message with this scope: tests of
+/// the whole text read the subject and body (the signature and postscript
+/// are in the body already); the others read their own part.
 fn in_scope(test: &Test, scope: Scope) -> bool {
-    matches!(test.condition, Condition::Text(s) if s == Scope::Text || s == scope)
+    let Condition::Text(own) = test.condition else {
+        return false;
+    };
+    own == scope || (own == Scope::Text && matches!(scope, Scope::Subject | Scope::Body))
 }
 
 /// A phrase counts only as whole words: `partner` must not hit inside

@@ -46,6 +46,8 @@ struct RawTest {
     detector: Option<Detector>,
     #[serde(default)]
     all: Vec<String>,
+    #[serde(default)]
+    any: Vec<String>,
     #[serde(default = "yes")]
     learn: bool,
     #[serde(default)]
@@ -61,7 +63,13 @@ fn yes() -> bool {
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Subject,
+    /// The new text, signature and postscript included (never quoted
+    /// history).
     Body,
+    /// The signature block only (taglines, job titles).
+    Signature,
+    /// `P.S.` paragraphs only.
+    Postscript,
     /// Subject and body.
     #[default]
     Text,
@@ -77,6 +85,8 @@ pub enum Condition {
     Detector(Detector),
     /// Every one of the named earlier tests hit (SpamAssassin's meta rules).
     All(Vec<usize>),
+    /// At least one of the named earlier tests hit.
+    Any(Vec<usize>),
 }
 
 /// A named test with its weight.
@@ -119,6 +129,9 @@ pub struct RuleSet {
     /// every byte of the text for all of them.
     pub(super) patterns: Vec<Regex>,
     pub(super) pattern_test: Vec<usize>,
+    /// Whether a test reads the signature or postscript on its own, so
+    /// those parts need a pass of their own.
+    pub(super) reads_parts: bool,
 }
 
 impl RuleSet {
@@ -213,11 +226,12 @@ impl Builder {
         let text = !raw.phrases.is_empty() || !raw.patterns.is_empty();
         let kinds = usize::from(text)
             + usize::from(raw.detector.is_some())
-            + usize::from(!raw.all.is_empty());
+            + usize::from(!raw.all.is_empty())
+            + usize::from(!raw.any.is_empty());
         if kinds != 1 {
             self.error(
                 at,
-                "needs exactly one of phrases/patterns, detector or all".into(),
+                "needs exactly one of phrases/patterns, detector, all or any".into(),
             );
             return None;
         }
@@ -225,7 +239,14 @@ impl Builder {
             return Some(Condition::Detector(detector));
         }
         if !raw.all.is_empty() {
-            return self.meta(at, &raw.all).map(Condition::All);
+            return self
+                .meta(&format!("{at}.all"), &raw.all)
+                .map(Condition::All);
+        }
+        if !raw.any.is_empty() {
+            return self
+                .meta(&format!("{at}.any"), &raw.any)
+                .map(Condition::Any);
         }
         for (j, phrase) in raw.phrases.iter().enumerate() {
             self.phrase(&format!("{at}.phrases[{j}]"), index, phrase);
@@ -267,7 +288,7 @@ impl Builder {
             match self.names.get(name) {
                 Some(&i) => indices.push(i),
                 None => self.error(
-                    &format!("{at}.all[{j}]"),
+                    &format!("{at}[{j}]"),
                     format!("`{name}` is not a test defined above"),
                 ),
             }
@@ -280,6 +301,12 @@ impl Builder {
         let phrases = phrase_automaton(&self.phrases);
         match phrases {
             Ok(phrases) if self.errors.is_empty() => Ok(RuleSet {
+                reads_parts: self.tests.iter().any(|t| {
+                    matches!(
+                        t.condition,
+                        Condition::Text(Scope::Signature | Scope::Postscript)
+                    )
+                }),
                 tests: self.tests,
                 categories,
                 phrases,

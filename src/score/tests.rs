@@ -165,3 +165,87 @@ fn shipped_rules_compile_and_separate_the_halves() {
     ));
     assert!(pitch.score >= 5.0, "{pitch:?}");
 }
+
+#[test]
+fn any_meta_test_hits_on_one_of_its_parts() {
+    let text = r#"
+format = 1
+
+[[test]]
+name = "A"
+score = 1.0
+description = "d"
+phrases = ["alpha"]
+
+[[test]]
+name = "B"
+score = 1.0
+description = "d"
+phrases = ["beta"]
+
+[[test]]
+name = "EITHER"
+score = 0.5
+description = "d"
+any = ["A", "B"]
+"#;
+    let rules = RuleSet::parse(text).expect("rules parse");
+    assert!(names(&rules.score(&view("", "only beta here"))).contains(&"EITHER"));
+    assert!(!names(&rules.score(&view("", "neither word"))).contains(&"EITHER"));
+    let missing = RuleSet::parse(&text.replace("any = [\"A\", \"B\"]", "any = [\"C\"]"))
+        .expect_err("an unknown name is refused");
+    assert_eq!(missing[0].path, "test[2].any[0]");
+}
+
+#[test]
+fn implied_framing_needs_a_sale_to_combine() {
+    let rules = RuleSet::builtin();
+    let framing_only = rules.score(&view(
+        "Next steps",
+        "Think of us as your back office while the new site settles in; we are glad to help.",
+    ));
+    assert!(
+        !names(&framing_only).contains(&"IMPLIED_FRAMED_SALE"),
+        "{framing_only:?}"
+    );
+    let sale = rules.score(&view(
+        "Quick question",
+        "Think of us as your remote design team. Our rates start at $40 per hour.",
+    ));
+    assert!(names(&sale).contains(&"IMPLIED_FRAMED_SALE"), "{sale:?}");
+}
+
+#[test]
+fn signature_and_postscript_scopes_read_only_their_part() {
+    let text = r#"
+format = 1
+
+[[test]]
+name = "TAGLINE"
+score = 1.0
+description = "d"
+scope = "signature"
+phrases = ["your growth partner"]
+
+[[test]]
+name = "PS"
+score = 1.0
+description = "d"
+scope = "postscript"
+phrases = ["free audit"]
+"#;
+    let rules = RuleSet::parse(text).expect("rules parse");
+    let mut signed = view("", "Hello.\nAnn\nyour growth partner\np.s. free audit");
+    assert!(
+        names(&rules.score(&signed)).is_empty(),
+        "only the body was set"
+    );
+    signed.signature = "ann\nyour growth partner".into();
+    signed.postscript = "p.s. free audit".into();
+    assert_eq!(names(&rules.score(&signed)), ["PS", "TAGLINE"]);
+    let quoted = MessageView {
+        quoted: "your growth partner".into(),
+        ..view("", "thanks")
+    };
+    assert!(names(&rules.score(&quoted)).is_empty());
+}

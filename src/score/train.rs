@@ -58,6 +58,8 @@ impl Default for Options {
                     "PARTNER_SUBJECT",
                     "SOFT_FRAMING",
                     "OBFUSCATED_FRAMING",
+                    "IMPLIED_FRAMED_SALE",
+                    "SIGNATURE_FRAMED_SALE",
                 ]
                 .map(String::from)
                 .to_vec(),
