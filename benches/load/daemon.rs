@@ -61,9 +61,19 @@ pub fn pitchfork_binary(
     let (socket, endpoint) = socket(dir, name, transport);
     let config = dir.join(format!("{name}.toml"));
     // The load tool runs as root (Postfix needs it); the daemon would
-    // otherwise refuse to.
-    let text =
-        format!("socket = \"{socket}\"\nsocket_mode = \"0666\"\nallow_root = true\n{extra}\n");
+    // otherwise refuse to. The state store, on as shipped, lives in the
+    // run's directory unless `extra` names one.
+    let state = if extra.lines().any(|l| l.trim_start().starts_with("state ")) {
+        String::new()
+    } else {
+        format!(
+            "state = \"{}\"\n",
+            dir.join(format!("{name}-state.db")).display()
+        )
+    };
+    let text = format!(
+        "socket = \"{socket}\"\nsocket_mode = \"0666\"\nallow_root = true\n{state}{extra}\n"
+    );
     fs::write(&config, text).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
     let mut command = Command::new(binary);
     command.args(["serve", "--config"]).arg(&config);

@@ -176,9 +176,11 @@ impl RuleSet {
     fn match_patterns(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
         for (scope, text) in self.parts(view) {
             for (pattern, &test) in self.patterns.iter().zip(&self.pattern_test) {
-                if evidence[test].is_none()
+                // Matched first: a test is only looked up for what the
+                // text contains, as for phrases.
+                if pattern.is_match(text)
+                    && evidence[test].is_none()
                     && in_scope(&self.tests[test], scope)
-                    && pattern.is_match(text)
                 {
                     evidence[test] = Some(Some(pattern.as_str().to_owned()));
                 }
