@@ -61,6 +61,10 @@ pub struct Options {
     /// pitchfork's `log_level` (`info` logs one line per message).
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Lines added to pitchfork's configuration (and the baseline's), e.g.
+    /// `state = ""` to measure without the state store.
+    #[arg(long, default_value = "")]
+    pub config: String,
 }
 
 /// One milter's figures at one concurrency level.
@@ -126,9 +130,10 @@ fn start_milters(
 ) -> Result<(Negotiated, Vec<Daemon>), String> {
     let max = options.concurrency.iter().max().copied().unwrap_or(1);
     let config = format!(
-        "max_connections = {}\nlog_level = \"{}\"",
+        "max_connections = {}\nlog_level = \"{}\"\n{}",
         max.max(100) + 16,
-        options.log_level
+        options.log_level,
+        options.config
     );
     let pitchfork = daemon::pitchfork(dir, options.transport, &config)?;
     let negotiated = negotiate(runtime, &pitchfork)?;
