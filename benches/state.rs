@@ -14,7 +14,7 @@
 //! ```
 
 use pitchfork::{
-    engine::Engine,
+    engine::{Ask, Engine},
     state::{Label, Query, Sent, Store, redis::RedisStore, sqlite::SqliteStore},
 };
 use std::{
@@ -64,9 +64,11 @@ fn queries() -> Vec<Query> {
         .iter()
         .filter_map(|p| std::fs::read(p).ok())
         .map(|raw| {
-            engine
-                .prepare(&raw, false, Some("sender@example.org"))
-                .query
+            let ask = Ask {
+                sender: Some("sender@example.org"),
+                learned: true,
+            };
+            engine.prepare(&raw, false, Some(ask)).query
         })
         .collect();
     let features: usize = queries.iter().map(|q| q.features.len()).sum();

@@ -56,9 +56,9 @@ impl Engine {
     }
 
     /// The first half of judging: parse, normalise, score by the rules and
-    /// the model, and say what to ask the state store. `sender` is the
-    /// envelope sender, when known.
-    pub fn prepare(&self, raw: &[u8], truncated: bool, sender: Option<&str>) -> Prepared {
+    /// the model, and, when there is a store to `ask`, say what to ask it
+    /// (without a store, the query stays empty and costs nothing).
+    pub fn prepare(&self, raw: &[u8], truncated: bool, ask: Option<Ask>) -> Prepared {
         let view = MessageView::parse(raw, truncated);
         let evaluation = self.rules.score(&view);
         let evaluation = match &self.model {
@@ -69,18 +69,28 @@ impl Engine {
             exchange: view.facts.reply_subject || self.rules.claims_exchange(&evaluation.hits),
             bulk: view.facts.bulk,
         };
-        let envelope = Envelope::scan(raw);
-        let senders = sender
-            .into_iter()
-            .map(str::to_owned)
-            .chain(envelope.from)
-            .filter(|s| !s.is_empty())
-            .collect();
-        let query = Query {
-            references: envelope.references,
-            senders,
-            features: learned_features(&view),
-            min_learns: self.config.state.min_learns,
+        let query = match ask {
+            Some(ask) => {
+                let envelope = Envelope::scan(raw);
+                let senders = ask
+                    .sender
+                    .into_iter()
+                    .map(str::to_owned)
+                    .chain(envelope.from)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                Query {
+                    references: envelope.references,
+                    senders,
+                    features: if ask.learned {
+                        learned_features(&view)
+                    } else {
+                        Vec::new()
+                    },
+                    min_learns: self.config.state.min_learns,
+                }
+            }
+            None => Query::default(),
         };
         Prepared {
             evaluation,
@@ -109,6 +119,16 @@ impl Engine {
         }
         Decision::new(evaluation, &self.config)
     }
+}
+
+/// What [`Engine::prepare`] asks of a store.
+#[derive(Clone, Copy, Debug)]
+pub struct Ask<'a> {
+    /// The envelope sender, when known.
+    pub sender: Option<&'a str>,
+    /// Whether to ask for learned word counts: a second pass over the
+    /// words, worth it only once the store has learned enough.
+    pub learned: bool,
 }
 
 /// A message scored by its content, waiting for the state store.
@@ -144,4 +164,53 @@ fn load_file<T>(
         }],
     })?;
     parse(&text).map_err(|errors| ConfigErrors { source, errors })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPLY: &[u8] = b"From: Ana <ana@vendor.example>\r\n\
+        In-Reply-To: <first@ours.example>\r\n\
+        Subject: Re: partnership\r\n\r\n\
+        Following up on my previous email about our development team.\r\n";
+
+    fn engine() -> Engine {
+        Engine::with_config(Config::parse("state = \"\"").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn without_a_store_nothing_is_asked() {
+        let prepared = engine().prepare(REPLY, false, None);
+        assert_eq!(prepared.query, Query::default());
+    }
+
+    #[test]
+    fn word_features_are_asked_for_only_while_learning_counts() {
+        let engine = engine();
+        let ask = |learned| Ask {
+            sender: Some("bounce@vendor.example"),
+            learned,
+        };
+        let quiet = engine.prepare(REPLY, false, Some(ask(false))).query;
+        assert_eq!(quiet.references, ["first@ours.example"]);
+        assert_eq!(
+            quiet.senders,
+            ["bounce@vendor.example", "ana@vendor.example"]
+        );
+        assert!(quiet.features.is_empty());
+        let learning = engine.prepare(REPLY, false, Some(ask(true))).query;
+        assert!(!learning.features.is_empty());
+        assert_eq!(
+            learning.features,
+            learned_features(&MessageView::parse(REPLY, false))
+        );
+        assert_eq!(
+            Query {
+                features: Vec::new(),
+                ..learning
+            },
+            quiet
+        );
+    }
 }

@@ -13,7 +13,7 @@
 use crate::{
     action::{Action, Decision},
     config::{Config, Mode, OnError},
-    engine::Engine,
+    engine::{Ask, Engine},
     listener::{Limited, MilterListener},
     logging::personal,
     metrics::{ConnectionGuard, ErrorKind, MessageGuard, Metrics, Outcome},
@@ -461,17 +461,27 @@ async fn judge(message: &Message, snapshots: &Snapshots) -> Result<Decision, Fai
             reason: panicked.to_string(),
         }
     };
-    let mut prepared = message
-        .session
-        .prepare(engine, Some(&message.sender))
-        .map_err(scan_failure)?;
+    let state = snapshots.state();
+    let ask = state.enabled().then(|| Ask {
+        sender: Some(&message.sender),
+        learned: state.learning(),
+    });
+    let mut prepared = message.session.prepare(engine, ask).map_err(scan_failure)?;
     let now = state::now();
     let retention = engine.config.state.retention.as_secs();
     let query = std::mem::take(&mut prepared.query);
-    let known = snapshots
-        .state()
-        .lookup(query, now, retention, metrics)
-        .await;
+    let mut known = state.lookup(query, now, retention, metrics).await;
+    if ask.is_some_and(|ask| !ask.learned) && known.is_some() && state.learning() {
+        // The store has just learned enough: this message asks again, with
+        // its words, so no message goes without `LEARNED` once it counts.
+        let ask = ask.map(|ask| Ask {
+            learned: true,
+            ..ask
+        });
+        prepared = message.session.prepare(engine, ask).map_err(scan_failure)?;
+        let query = std::mem::take(&mut prepared.query);
+        known = state.lookup(query, now, retention, metrics).await;
+    }
     let decision =
         isolate(|| engine.decide(prepared, known.as_ref(), now)).map_err(scan_failure)?;
     let tests = decision.hits.iter().map(|hit| hit.name.as_str());

@@ -5,7 +5,7 @@
 use crate::{
     action::Decision,
     action::is_own_header,
-    engine::{Engine, Prepared},
+    engine::{Ask, Engine, Prepared},
 };
 use std::{
     collections::HashMap,
@@ -132,8 +132,8 @@ impl Session {
 
     /// The first half of [`Engine::judge`], panics isolated as in
     /// [`Session::judge`].
-    pub fn prepare(&self, engine: &Engine, sender: Option<&str>) -> Result<Prepared, Panicked> {
-        isolate(|| engine.prepare(&self.buffer, self.truncated, sender))
+    pub fn prepare(&self, engine: &Engine, ask: Option<Ask>) -> Result<Prepared, Panicked> {
+        isolate(|| engine.prepare(&self.buffer, self.truncated, ask))
     }
 
     /// The raw message as kept (for the identity headers of outbound mail).

@@ -372,6 +372,8 @@ async fn two_instances_share_correspondents_and_learning_through_redis() {
         );
         learn(&config_a, "legit", &raw, &format!("l{i}.eml"));
     }
+    // B's last answer had too few learns, so B stopped sending word
+    // features; the first message after the learns must still get LEARNED.
     let after = send(
         &mut to_b,
         None,

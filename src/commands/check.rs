@@ -4,7 +4,7 @@
 use super::{EXIT_ERROR, EXIT_FLAGGED, EXIT_OK};
 use crate::{
     action::{Decision, Verdict},
-    engine::Engine,
+    engine::{Ask, Engine},
     session::{Session, isolate},
     state::{self, Store},
 };
@@ -58,7 +58,11 @@ pub fn run(
     for path in paths {
         let result = super::for_each_message(path, &mut |name, raw| {
             let session = Session::from_bytes(raw, engine.config.max_scan_bytes);
-            let prepared = session.prepare(engine, None).map_err(io::Error::other)?;
+            let ask = store.is_some().then_some(Ask {
+                sender: None,
+                learned: true,
+            });
+            let prepared = session.prepare(engine, ask).map_err(io::Error::other)?;
             let known = store.as_ref().and_then(|s| {
                 s.lookup(&prepared.query, now, retention)
                     .map_err(|e| {

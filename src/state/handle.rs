@@ -12,7 +12,7 @@ use crate::{
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -44,6 +44,10 @@ pub struct State {
     slot: Mutex<Slot>,
     /// Outbound records waiting for the store.
     pending: AtomicUsize,
+    /// Whether the last answer had enough learns for `LEARNED`: only then
+    /// are a message's word features worth computing and sending. Every
+    /// answer carries the counts, so this follows the store a message late.
+    learning: AtomicBool,
 }
 
 /// Outbound records allowed to wait for a slow store; beyond this they are
@@ -66,12 +70,19 @@ impl State {
             timeout: config.timeout,
             slot: Mutex::default(),
             pending: AtomicUsize::new(0),
+            learning: AtomicBool::new(true),
         }
     }
 
     /// Whether there is a store to ask at all.
     pub fn enabled(&self) -> bool {
         self.backend != Backend::Off
+    }
+
+    /// Whether to ask for learned word counts (see [`Query::features`]):
+    /// until a store has answered, yes.
+    pub fn learning(&self) -> bool {
+        self.learning.load(Ordering::Relaxed)
     }
 
     /// The store, opening it if due. Blocking.
@@ -125,10 +136,15 @@ impl State {
             return None;
         }
         let state = Arc::clone(self);
+        let min_learns = query.min_learns;
         let task =
             tokio::task::spawn_blocking(move || state.store()?.lookup(&query, now, retention));
         let (result, answer) = match tokio::time::timeout(self.timeout, task).await {
-            Ok(Ok(Ok(known))) => (StateResult::Ok, Some(known)),
+            Ok(Ok(Ok(known))) => {
+                let active = known.learned.pitch >= min_learns && known.learned.legit >= min_learns;
+                self.learning.store(active, Ordering::Relaxed);
+                (StateResult::Ok, Some(known))
+            }
             Ok(Ok(Err(e))) => {
                 self.report("lookup failed", &e);
                 (StateResult::Error, None)
