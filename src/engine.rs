@@ -70,32 +70,32 @@ impl Engine {
             bulk: view.facts.bulk,
         };
         let query = match ask {
-            Some(ask) => {
-                let envelope = Envelope::scan(raw);
-                let senders = ask
-                    .sender
-                    .into_iter()
-                    .map(str::to_owned)
-                    .chain(envelope.from)
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                Query {
-                    references: envelope.references,
-                    senders,
-                    features: if ask.learned {
-                        learned_features(&view)
-                    } else {
-                        Vec::new()
-                    },
-                    min_learns: self.config.state.min_learns,
-                }
-            }
+            Some(ask) if ask.learned => self.query(raw, ask.sender, learned_features(&view)),
+            Some(ask) => self.query(raw, ask.sender, Vec::new()),
             None => Query::default(),
         };
         Prepared {
             evaluation,
             claims,
             query,
+        }
+    }
+
+    /// What to ask the store about a message, from its header alone (no
+    /// scoring needed), with the word `features` whose counts matter.
+    pub fn query(&self, raw: &[u8], sender: Option<&str>, features: Vec<u32>) -> Query {
+        let envelope = Envelope::scan(raw);
+        let senders = sender
+            .into_iter()
+            .map(str::to_owned)
+            .chain(envelope.from)
+            .filter(|s| !s.is_empty())
+            .collect();
+        Query {
+            references: envelope.references,
+            senders,
+            features,
+            min_learns: self.config.state.min_learns,
         }
     }
 

@@ -462,26 +462,46 @@ async fn judge(message: &Message, snapshots: &Snapshots) -> Result<Decision, Fai
         }
     };
     let state = snapshots.state();
-    let ask = state.enabled().then(|| Ask {
-        sender: Some(&message.sender),
-        learned: state.learning(),
-    });
-    let mut prepared = message.session.prepare(engine, ask).map_err(scan_failure)?;
     let now = state::now();
     let retention = engine.config.state.retention.as_secs();
-    let query = std::mem::take(&mut prepared.query);
-    let mut known = state.lookup(query, now, retention, metrics).await;
-    if ask.is_some_and(|ask| !ask.learned) && known.is_some() && state.learning() {
-        // The store has just learned enough: this message asks again, with
-        // its words, so no message goes without `LEARNED` once it counts.
-        let ask = ask.map(|ask| Ask {
+    let session = &message.session;
+    let sender = Some(message.sender.as_str());
+    let (prepared, known) = if !state.enabled() {
+        (session.prepare(engine, None).map_err(scan_failure)?, None)
+    } else if state.learning() {
+        // The word features are part of the query: score, then ask.
+        let ask = Ask {
+            sender,
             learned: true,
-            ..ask
-        });
-        prepared = message.session.prepare(engine, ask).map_err(scan_failure)?;
+        };
+        let mut prepared = session.prepare(engine, Some(ask)).map_err(scan_failure)?;
         let query = std::mem::take(&mut prepared.query);
-        known = state.lookup(query, now, retention, metrics).await;
-    }
+        let known = state.lookup(query, now, retention, metrics).await;
+        (prepared, known)
+    } else {
+        // The query needs only the header: the store answers while the
+        // message is scored, so its round trip costs no time.
+        let query = session.query(engine, sender).map_err(scan_failure)?;
+        // `biased`: the lookup is polled first, so it is under way before
+        // scoring takes the thread.
+        let lookup = state.lookup(query, now, retention, metrics);
+        let score = async { session.prepare(engine, None) };
+        let (mut known, prepared) = tokio::join!(biased; lookup, score);
+        let mut prepared = prepared.map_err(scan_failure)?;
+        if known.is_some() && state.learning() {
+            // The store has just learned enough: this message asks again,
+            // with its words, so no message goes without `LEARNED` once it
+            // counts.
+            let ask = Ask {
+                sender,
+                learned: true,
+            };
+            prepared = session.prepare(engine, Some(ask)).map_err(scan_failure)?;
+            let query = std::mem::take(&mut prepared.query);
+            known = state.lookup(query, now, retention, metrics).await;
+        }
+        (prepared, known)
+    };
     let decision =
         isolate(|| engine.decide(prepared, known.as_ref(), now)).map_err(scan_failure)?;
     let tests = decision.hits.iter().map(|hit| hit.name.as_str());
