@@ -15,10 +15,12 @@ use std::{
         atomic::{AtomicUsize, Ordering},
     },
     task::{Context, Poll},
+    time::Duration,
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream, UnixListener},
+    time::{Instant, Sleep},
 };
 
 /// The listener type the daemon runs on.
@@ -160,23 +162,68 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
 }
 
 /// A listener that refuses connections beyond `limit` open at once: the
-/// excess connection is accepted and closed at once, so the MTA applies its
+/// excess connection is accepted and closed, so the MTA applies its
 /// `milter_default_action` (tempfail) straight away instead of waiting in
 /// the kernel's backlog until its `milter_connect_timeout`.
+///
+/// A connection over the limit first waits up to [`GRACE`] for one to
+/// close: an MTA that ends a session and opens the next at once would
+/// otherwise be refused while the ended session is still being torn down.
+/// Once a grace has run out, the excess is refused at once for
+/// [`REFUSING`], so a real overload never queues behind graces.
 #[derive(Debug)]
-pub struct Limited<L> {
+pub struct Limited<L: Listener> {
     inner: L,
     open: Arc<AtomicUsize>,
     limit: usize,
+    waiting: Option<Waiting<L::Io>>,
+    refusing_until: Option<Instant>,
 }
 
-impl<L> Limited<L> {
+/// How long a connection over the limit waits for a slot.
+pub const GRACE: Duration = Duration::from_millis(50);
+/// How long connections over the limit are refused without a grace once
+/// one grace has run out.
+pub const REFUSING: Duration = Duration::from_secs(1);
+/// How often a waiting connection looks for a free slot.
+const RECHECK: Duration = Duration::from_millis(1);
+
+#[derive(Debug)]
+struct Waiting<S> {
+    stream: S,
+    deadline: Instant,
+    recheck: Pin<Box<Sleep>>,
+}
+
+impl<L: Listener> Limited<L> {
     pub fn new(inner: L, limit: usize) -> Self {
         Self {
             inner,
             open: Arc::new(AtomicUsize::new(0)),
             limit,
+            waiting: None,
+            refusing_until: None,
         }
+    }
+
+    fn full(&self) -> bool {
+        self.open.load(Ordering::Acquire) >= self.limit
+    }
+
+    fn count(&self, stream: L::Io) -> Counted<L::Io> {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        Counted {
+            stream,
+            open: Arc::clone(&self.open),
+        }
+    }
+
+    fn refuse(&self, stream: L::Io) {
+        tracing::warn!(
+            limit = self.limit,
+            "max_connections reached, connection refused"
+        );
+        drop(stream);
     }
 }
 
@@ -185,20 +232,37 @@ impl<L: Listener> Listener for Limited<L> {
 
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Io>> {
         loop {
-            let stream = std::task::ready!(self.inner.poll_accept(cx))?;
-            if self.open.load(Ordering::Acquire) >= self.limit {
-                tracing::warn!(
-                    limit = self.limit,
-                    "max_connections reached, connection refused"
-                );
-                drop(stream);
+            let full = self.full();
+            if let Some(waiting) = &mut self.waiting {
+                let now = Instant::now();
+                if !full {
+                    let waiting = self.waiting.take().expect("waiting");
+                    return Poll::Ready(Ok(self.count(waiting.stream)));
+                }
+                if now >= waiting.deadline {
+                    let waiting = self.waiting.take().expect("waiting");
+                    self.refusing_until = Some(now + REFUSING);
+                    self.refuse(waiting.stream);
+                    continue;
+                }
+                waiting.recheck.as_mut().reset(now + RECHECK);
+                std::task::ready!(waiting.recheck.as_mut().poll(cx));
                 continue;
             }
-            self.open.fetch_add(1, Ordering::AcqRel);
-            return Poll::Ready(Ok(Counted {
+            let stream = std::task::ready!(self.inner.poll_accept(cx))?;
+            if !self.full() {
+                return Poll::Ready(Ok(self.count(stream)));
+            }
+            let now = Instant::now();
+            if self.refusing_until.is_some_and(|until| now < until) {
+                self.refuse(stream);
+                continue;
+            }
+            self.waiting = Some(Waiting {
                 stream,
-                open: Arc::clone(&self.open),
-            }));
+                deadline: now + GRACE,
+                recheck: Box::pin(tokio::time::sleep(RECHECK)),
+            });
         }
     }
 }

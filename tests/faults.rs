@@ -319,6 +319,34 @@ fn packet(command: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An MTA that ends one session and opens the next at once is not refused
+/// while the ended session is still being torn down: a connection over the
+/// limit waits briefly for a slot before it is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slot_freed_just_after_the_next_connect_is_given_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, _) = start(dir.path(), "max_connections = 1");
+    let addr = daemon.addr().unwrap();
+    let mut held = client::connect(addr).await;
+    let (_, status) = client::send(&mut held, PLAIN, "FIRST").await;
+    assert_eq!(status, Status::Accept);
+    let next = tokio::spawn(client::try_connect(addr));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    held.close().await.unwrap();
+    let mut next = next
+        .await
+        .unwrap()
+        .expect("the next connection was refused");
+    let (actions, _) = client::send(&mut next, PLAIN, "NEXT").await;
+    judged(&actions);
+    next.close().await.unwrap();
+    assert!(
+        !daemon.log().contains("max_connections reached"),
+        "{}",
+        daemon.log()
+    );
+}
+
 /// The daemon holds one connection; a message through Postfix finds it
 /// full, is refused at once and, per `milter_default_action = tempfail`,
 /// the client gets 4xx, never 5xx.
