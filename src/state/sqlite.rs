@@ -115,14 +115,15 @@ fn init(connection: &Connection, create: bool) -> Result<[u8; 16], String> {
 }
 
 fn counter(tx: &Connection, name: &str) -> rusqlite::Result<u64> {
-    let value: Option<i64> = tx
-        .query_row(
-            "SELECT value FROM meta WHERE name = ?1",
-            params![name],
-            |row| row.get(0),
-        )
-        .optional()?;
-    Ok(value.map_or(0, |v| v.max(0) as u64))
+    Ok(meta(tx, name)?.map_or(0, |v| v.max(0) as u64))
+}
+
+/// A value of the `meta` table. Cached: asked on every lookup, and parsing
+/// the statement cost more than running it.
+fn meta(tx: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached("SELECT value FROM meta WHERE name = ?1")?
+        .query_row(params![name], |row| row.get(0))
+        .optional()
 }
 
 fn add_counter(tx: &Connection, name: &str, delta: i64) -> rusqlite::Result<()> {
@@ -228,14 +229,7 @@ impl Store for SqliteStore {
                     break;
                 }
             }
-            let history: Option<i64> = tx
-                .query_row(
-                    "SELECT value FROM meta WHERE name = 'history_since'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            known.history_since = history.map(|h| h.max(0) as u64);
+            known.history_since = meta(&tx, "history_since")?.map(|h| h.max(0) as u64);
             known.learned = Counts {
                 pitch: counter(&tx, label_counter(Label::Pitch))?,
                 legit: counter(&tx, label_counter(Label::Legit))?,
@@ -306,13 +300,7 @@ impl Store for SqliteStore {
                     })
                     .map(|n| n.max(0) as u64)
             };
-            let history: Option<i64> = connection
-                .query_row(
-                    "SELECT value FROM meta WHERE name = 'history_since'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let history = meta(connection, "history_since")?;
             Ok(Stats {
                 sent_messages: count("sent")?,
                 correspondents: count("correspondents")?,
