@@ -57,8 +57,50 @@ pub fn normalize_counting(text: &str) -> (String, Repairs) {
 
 /// [`normalize_counting`] of lines, each ended by `\n`, without joining
 /// them first.
+///
+/// Text longer than [`CHUNK`] is normalised a paragraph at a time (in
+/// pieces of at least `CHUNK` that end at a blank line, or at any line
+/// once a piece reaches four times that), so that at no time does it exist
+/// twice in full: a message cut at `max_scan_bytes` then needs about twice
+/// that at its peak, not three times. Paragraphs normalise alone exactly as
+/// in the whole text; only a disguise spread over two lines of a piece cut
+/// without a blank line could read differently.
 pub fn normalize_lines(lines: &[&str]) -> (String, Repairs) {
-    normalize_pieces(lines.iter().flat_map(|line| [*line, "\n"]))
+    normalize_lines_by(lines, CHUNK)
+}
+
+/// The lines, each followed by its line end.
+fn pieces<'a>(lines: &'a [&'a str]) -> impl Iterator<Item = &'a str> + Clone {
+    lines.iter().flat_map(|line| [*line, "\n"])
+}
+
+/// Long text is normalised in pieces of at least this many bytes.
+pub const CHUNK: usize = 64 * 1024;
+
+fn normalize_lines_by(lines: &[&str], chunk: usize) -> (String, Repairs) {
+    let total: usize = lines.iter().map(|l| l.len() + 1).sum();
+    if total <= chunk {
+        return normalize_pieces(pieces(lines));
+    }
+    let mut repairs = Repairs::default();
+    let mut out = String::with_capacity(total);
+    let mut seen = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, line) in lines.iter().enumerate() {
+        size += line.len() + 1;
+        let last = i + 1 == lines.len();
+        if last || (size >= chunk && (line.trim().is_empty() || size >= 4 * chunk)) {
+            let (text, odd_case) =
+                chars::fold_chars(pieces(&lines[start..=i]), &mut repairs.invisible);
+            if odd_case {
+                // Rare enough to take the whole-text road for it.
+                return normalize_pieces(pieces(lines));
+            }
+            (out, seen) = Fixer::resume(out, seen, &mut repairs).run_keeping(&text);
+            (start, size) = (i + 1, 0);
+        }
+    }
+    (out, repairs)
 }
 
 /// [`normalize_counting`] of the text the pieces make when joined.

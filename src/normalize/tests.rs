@@ -272,3 +272,36 @@ fn lines_normalise_as_the_text_they_make() {
         );
     }
 }
+
+/// Long text normalised a paragraph at a time reads exactly as when it is
+/// normalised whole: every message of the project's corpus, cut into
+/// pieces of a few hundred bytes instead of 64 KiB.
+#[test]
+fn paragraphs_normalise_alone_as_in_the_whole_text() {
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/corpus"
+    ))];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "eml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 900, "{} corpus files", files.len());
+    let mut chunked = 0;
+    for path in files {
+        let raw = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        let lines: Vec<&str> = raw.lines().collect();
+        let whole = normalize_lines_by(&lines, usize::MAX);
+        let pieces = normalize_lines_by(&lines, 200);
+        assert_eq!(pieces, whole, "{}", path.display());
+        chunked += usize::from(raw.len() > 200);
+    }
+    assert!(chunked > 500, "only {chunked} messages were cut");
+}

@@ -86,7 +86,23 @@ impl<'r> Fixer<'r> {
         }
     }
 
-    pub(super) fn run(mut self, folded: &'r str) -> String {
+    /// Goes on from what an earlier `Fixer` wrote (`out`) and counted
+    /// (`seen`), for text normalised in pieces.
+    pub(super) fn resume(out: String, seen: Vec<u64>, repairs: &'r mut Repairs) -> Self {
+        Fixer {
+            out,
+            seen,
+            ..Fixer::new(0, repairs)
+        }
+    }
+
+    pub(super) fn run(self, folded: &'r str) -> String {
+        self.run_keeping(folded).0
+    }
+
+    /// [`Fixer::run`], also returning the repaired words counted, for
+    /// [`Fixer::resume`].
+    pub(super) fn run_keeping(mut self, folded: &'r str) -> (String, Vec<u64>) {
         let mut pos = 0;
         while pos < folded.len() {
             let plain_end = plain_prefix(folded, pos);
@@ -95,7 +111,7 @@ impl<'r> Fixer<'r> {
             }
             pos = self.tokens_from(folded, plain_end);
         }
-        self.out
+        (self.out, self.seen)
     }
 
     /// Copies tokens that need no repair, turning wide gaps into spaces.
