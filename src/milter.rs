@@ -466,10 +466,8 @@ async fn judge(message: &Message, snapshots: &Snapshots) -> Result<Decision, Fai
     let retention = engine.config.state.retention.as_secs();
     let session = &message.session;
     let sender = Some(message.sender.as_str());
-    let (prepared, known) = if !state.enabled() {
-        (session.prepare(engine, None).map_err(scan_failure)?, None)
-    } else if state.learning() {
-        // The word features are part of the query: score, then ask.
+    // With the words in the query: score, then ask.
+    let with_words = async || {
         let ask = Ask {
             sender,
             learned: true,
@@ -477,7 +475,12 @@ async fn judge(message: &Message, snapshots: &Snapshots) -> Result<Decision, Fai
         let mut prepared = session.prepare(engine, Some(ask)).map_err(scan_failure)?;
         let query = std::mem::take(&mut prepared.query);
         let known = state.lookup(query, now, retention, metrics).await;
-        (prepared, known)
+        Ok::<_, Failure>((prepared, known))
+    };
+    let (prepared, known) = if !state.enabled() {
+        (session.prepare(engine, None).map_err(scan_failure)?, None)
+    } else if state.learning() {
+        with_words().await?
     } else {
         // The query needs only the header: the store answers while the
         // message is scored, so its round trip costs no time.
@@ -486,21 +489,16 @@ async fn judge(message: &Message, snapshots: &Snapshots) -> Result<Decision, Fai
         // scoring takes the thread.
         let lookup = state.lookup(query, now, retention, metrics);
         let score = async { session.prepare(engine, None) };
-        let (mut known, prepared) = tokio::join!(biased; lookup, score);
-        let mut prepared = prepared.map_err(scan_failure)?;
+        let (known, prepared) = tokio::join!(biased; lookup, score);
+        let prepared = prepared.map_err(scan_failure)?;
         if known.is_some() && state.learning() {
             // The store has just learned enough: this message asks again,
             // with its words, so no message goes without `LEARNED` once it
             // counts.
-            let ask = Ask {
-                sender,
-                learned: true,
-            };
-            prepared = session.prepare(engine, Some(ask)).map_err(scan_failure)?;
-            let query = std::mem::take(&mut prepared.query);
-            known = state.lookup(query, now, retention, metrics).await;
+            with_words().await?
+        } else {
+            (prepared, known)
         }
-        (prepared, known)
     };
     let decision =
         isolate(|| engine.decide(prepared, known.as_ref(), now)).map_err(scan_failure)?;

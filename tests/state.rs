@@ -215,6 +215,11 @@ async fn send(
     client::header(&actions, "X-Pitchfork-Status")
 }
 
+/// [`send`] of inbound mail: unauthenticated, to Alice.
+async fn inbound(conn: &mut TestConnection, sender: &str, raw: &[u8]) -> Option<String> {
+    send(conn, None, sender, "alice@ours.example", raw).await
+}
+
 fn tests_of(status: &str) -> String {
     status.split("tests=").nth(1).unwrap_or_default().to_owned()
 }
@@ -279,15 +284,9 @@ async fn two_instances_share_correspondents_and_learning_through_redis() {
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     let tests = loop {
-        let status = send(
-            &mut to_b,
-            None,
-            "bob@vendor.example",
-            "alice@ours.example",
-            &reply,
-        )
-        .await
-        .expect("inbound mail is scored");
+        let status = inbound(&mut to_b, "bob@vendor.example", &reply)
+            .await
+            .expect("inbound mail is scored");
         let tests = tests_of(&status);
         if tests.contains("REPLY_TO_OURS") || Instant::now() > deadline {
             break tests;
@@ -300,14 +299,7 @@ async fn two_instances_share_correspondents_and_learning_through_redis() {
 
     // Bob writes again later without a reference: still a known sender.
     let later = message("Bob <bob@vendor.example>", "Delivery dates", "", REPLY);
-    let status = send(
-        &mut to_b,
-        None,
-        "bob@vendor.example",
-        "alice@ours.example",
-        &later,
-    )
-    .await;
+    let status = inbound(&mut to_b, "bob@vendor.example", &later).await;
     assert!(tests_of(&status.unwrap()).contains("KNOWN_CORRESPONDENT"));
 
     // A stranger claims a conversation that never happened.
@@ -317,14 +309,7 @@ async fn two_instances_share_correspondents_and_learning_through_redis() {
         "",
         "Hi Alice, as per our call, here is our proposal to grow together.",
     );
-    let status = send(
-        &mut to_b,
-        None,
-        "dana@growthagency.example",
-        "alice@ours.example",
-        &fake,
-    )
-    .await;
+    let status = inbound(&mut to_b, "dana@growthagency.example", &fake).await;
     let tests = tests_of(&status.unwrap());
     assert!(tests.contains("FAKE_THREAD=2.5"), "{tests}");
     assert!(!tests.contains("KNOWN_CORRESPONDENT"), "{tests}");
@@ -336,14 +321,7 @@ async fn two_instances_share_correspondents_and_learning_through_redis() {
         "",
         "We book qualified meetings with buyers for your sales team every week.",
     );
-    let before = send(
-        &mut to_b,
-        None,
-        "eli@leadgen.example",
-        "alice@ours.example",
-        &probe,
-    )
-    .await;
+    let before = inbound(&mut to_b, "eli@leadgen.example", &probe).await;
     assert!(!tests_of(&before.unwrap()).contains("LEARNED"));
     let config_a = dir_a.join("pitchfork.toml");
     let pitches = [
@@ -374,14 +352,7 @@ async fn two_instances_share_correspondents_and_learning_through_redis() {
     }
     // B's last answer had too few learns, so B stopped sending word
     // features; the first message after the learns must still get LEARNED.
-    let after = send(
-        &mut to_b,
-        None,
-        "eli@leadgen.example",
-        "alice@ours.example",
-        &probe,
-    )
-    .await;
+    let after = inbound(&mut to_b, "eli@leadgen.example", &probe).await;
     let tests = tests_of(&after.unwrap());
     let learned: f64 = tests
         .split(',')
@@ -413,14 +384,7 @@ async fn a_hanging_or_missing_store_costs_no_message() {
     );
     for _ in 0..3 {
         let started = Instant::now();
-        let status = send(
-            &mut conn,
-            None,
-            "dana@x.example",
-            "alice@ours.example",
-            &fake,
-        )
-        .await;
+        let status = inbound(&mut conn, "dana@x.example", &fake).await;
         let status = status.expect("scored without the store");
         assert!(!status.contains("FAKE_THREAD"), "{status}");
         // Bounded by state_timeout_ms (300 ms), not by a hung connection;
@@ -453,14 +417,7 @@ async fn a_hanging_or_missing_store_costs_no_message() {
         &settings(&format!("redis://127.0.0.1:{closed}/0")),
     );
     let mut conn = client::connect(daemon.addr().unwrap()).await;
-    let status = send(
-        &mut conn,
-        None,
-        "dana@x.example",
-        "alice@ours.example",
-        &fake,
-    )
-    .await;
+    let status = inbound(&mut conn, "dana@x.example", &fake).await;
     assert!(status.is_some());
     daemon.wait_for_log("state store", 1);
 }

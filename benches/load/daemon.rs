@@ -63,7 +63,8 @@ pub fn pitchfork_binary(
     // The load tool runs as root (Postfix needs it); the daemon would
     // otherwise refuse to. The state store, on as shipped, lives in the
     // run's directory unless `extra` names one.
-    let state = if extra.lines().any(|l| l.trim_start().starts_with("state ")) {
+    let names_state = |line: &str| line.split('=').next().map(str::trim) == Some("state");
+    let state = if extra.lines().any(names_state) {
         String::new()
     } else {
         format!(

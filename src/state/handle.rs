@@ -141,7 +141,7 @@ impl State {
             tokio::task::spawn_blocking(move || state.store()?.lookup(&query, now, retention));
         let (result, answer) = match tokio::time::timeout(self.timeout, task).await {
             Ok(Ok(Ok(known))) => {
-                let active = known.learned.pitch >= min_learns && known.learned.legit >= min_learns;
+                let active = known.learned.each_at_least(min_learns);
                 self.learning.store(active, Ordering::Relaxed);
                 (StateResult::Ok, Some(known))
             }

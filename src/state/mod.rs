@@ -84,6 +84,14 @@ pub struct Counts {
     pub legit: u64,
 }
 
+impl Counts {
+    /// Whether both labels have at least `n` (the learned totals reaching
+    /// `learning.min_learns`, after which `LEARNED` counts).
+    pub fn each_at_least(self, n: u64) -> bool {
+        self.pitch >= n && self.legit >= n
+    }
+}
+
 /// What the store knows about an inbound message.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Known {

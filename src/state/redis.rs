@@ -186,7 +186,7 @@ impl Store for RedisStore {
             legit: count(legit),
         };
         // A second round trip, only once the counts would count.
-        let wanted = learned.pitch >= query.min_learns && learned.legit >= query.min_learns;
+        let wanted = learned.each_at_least(query.min_learns);
         let mut features = Vec::new();
         if wanted && !query.features.is_empty() {
             let mut hmget = redis::cmd("HMGET");

@@ -70,8 +70,7 @@ pub fn hits(
     {
         add(Detector::FakeThread, 1.0, None);
     }
-    let enough =
-        known.learned.pitch >= config.min_learns && known.learned.legit >= config.min_learns;
+    let enough = known.learned.each_at_least(config.min_learns);
     if enough && let Some((probability, words)) = combine(known.learned, &known.features) {
         add(
             Detector::Learned,

@@ -2,7 +2,7 @@
 //! daemon, `pitchfork learn` run by the mail server) may use it at once:
 //! WAL journal, a busy timeout as the bound, a few connections per process.
 
-use super::{Counts, Keyer, Known, Label, Learned, Query, Sent, Stats, Store, StoreError};
+use super::{Counts, Key, Keyer, Known, Label, Learned, Query, Sent, Stats, Store, StoreError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::{
     path::{Path, PathBuf},
@@ -118,6 +118,20 @@ fn counter(tx: &Connection, name: &str) -> rusqlite::Result<u64> {
     Ok(meta(tx, name)?.map_or(0, |v| v.max(0) as u64))
 }
 
+const RECENT_SENT: &str = "SELECT 1 FROM sent WHERE key = ?1 AND at >= ?2";
+const RECENT_CORRESPONDENT: &str = "SELECT 1 FROM correspondents WHERE key = ?1 AND at >= ?2";
+
+/// Whether `recent` (one of the two queries above) finds any of `keys`.
+fn any_recent(tx: &Connection, recent: &str, keys: &[Key], since: i64) -> rusqlite::Result<bool> {
+    let mut recent = tx.prepare_cached(recent)?;
+    for key in keys {
+        if recent.exists(params![key.as_slice(), since])? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// A value of the `meta` table. Cached: asked on every lookup, and parsing
 /// the statement cost more than running it.
 fn meta(tx: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
@@ -213,28 +227,17 @@ impl Store for SqliteStore {
             .collect();
         self.with("cannot look up", |connection| {
             let tx = connection.transaction()?;
-            let mut known = Known::default();
-            let mut sent = tx.prepare_cached("SELECT 1 FROM sent WHERE key = ?1 AND at >= ?2")?;
-            for key in &references {
-                if sent.exists(params![key.as_slice(), since])? {
-                    known.reply_to_ours = true;
-                    break;
-                }
-            }
-            let mut correspondent =
-                tx.prepare_cached("SELECT 1 FROM correspondents WHERE key = ?1 AND at >= ?2")?;
-            for key in &senders {
-                if correspondent.exists(params![key.as_slice(), since])? {
-                    known.known_correspondent = true;
-                    break;
-                }
-            }
-            known.history_since = meta(&tx, "history_since")?.map(|h| h.max(0) as u64);
-            known.learned = Counts {
-                pitch: counter(&tx, label_counter(Label::Pitch))?,
-                legit: counter(&tx, label_counter(Label::Legit))?,
+            let mut known = Known {
+                reply_to_ours: any_recent(&tx, RECENT_SENT, &references, since)?,
+                known_correspondent: any_recent(&tx, RECENT_CORRESPONDENT, &senders, since)?,
+                history_since: meta(&tx, "history_since")?.map(|h| h.max(0) as u64),
+                learned: Counts {
+                    pitch: counter(&tx, label_counter(Label::Pitch))?,
+                    legit: counter(&tx, label_counter(Label::Legit))?,
+                },
+                features: Vec::new(),
             };
-            if known.learned.pitch >= query.min_learns && known.learned.legit >= query.min_learns {
+            if known.learned.each_at_least(query.min_learns) {
                 let mut token =
                     tx.prepare_cached("SELECT pitch, legit FROM tokens WHERE feature = ?1")?;
                 for feature in &query.features {
@@ -249,7 +252,6 @@ impl Store for SqliteStore {
                     known.features.push(counts.unwrap_or_default());
                 }
             }
-            drop((sent, correspondent));
             tx.finish()?;
             Ok(known)
         })

@@ -2,7 +2,7 @@
 //! policy for missing software, waiting for an SMTP banner, and free ports.
 
 use std::{
-    collections::HashSet,
+    collections::BTreeSet,
     io::{BufRead, BufReader, Write},
     net::{SocketAddr, TcpListener, TcpStream},
     sync::Mutex,
@@ -62,9 +62,8 @@ fn banner(port: u16) -> Option<String> {
 /// still take the port before the test binds it; on a test machine that is
 /// rare enough.
 pub fn free_port() -> u16 {
-    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    let given = given.get_or_insert_with(HashSet::new);
     loop {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let port = listener.local_addr().expect("local address").port();
