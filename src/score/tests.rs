@@ -249,3 +249,62 @@ phrases = ["free audit"]
     };
     assert!(names(&rules.score(&quoted)).is_empty());
 }
+
+#[test]
+fn shipped_framing_reads_roles_offered_and_partnerships_sold() {
+    let rules = RuleSet::builtin();
+    let cases: [(&str, &str, bool); 10] = [
+        (
+            "PARTNER_FRAMING",
+            "We'd love to become Coastline's long-term IT procurement partner.",
+            true,
+        ),
+        (
+            "PARTNER_FRAMING",
+            "As your PEO partner, we handle payroll.",
+            true,
+        ),
+        (
+            "PARTNER_FRAMING",
+            "Als Ihr Finanzierungspartner finanzieren wir Ihre Forderungen vor.",
+            true,
+        ),
+        // a contact person, not a partnership
+        ("PARTNER_FRAMING", "Ihr Ansprechpartner: Frau Berg", false),
+        (
+            "PAID_PARTNERSHIP",
+            "Our Partner Package is just $297 for the next 72 hours.",
+            true,
+        ),
+        (
+            "PAID_PARTNERSHIP",
+            "To cover costs there is an editorial partnership fee of $1,950.",
+            true,
+        ),
+        // news about a partner paying for something is not a fee asked of the reader
+        (
+            "PAID_PARTNERSHIP",
+            "Kinder and a partner bought it for $40 million.",
+            false,
+        ),
+        (
+            "IMPLIED_FRAMING",
+            "WireBoost partners with growing brands to distribute press releases.",
+            true,
+        ),
+        (
+            "NEWS_REPORT",
+            "The two companies announced today that the project is under way.",
+            true,
+        ),
+        (
+            "MET_BEFORE",
+            "Thank you for taking the time to meet with us last week.",
+            true,
+        ),
+    ];
+    for (test, body, hits) in cases {
+        let evaluation = rules.score(&view("", body));
+        assert_eq!(names(&evaluation).contains(&test), hits, "{test}: {body}");
+    }
+}

@@ -60,6 +60,8 @@ impl Default for Options {
                     "OBFUSCATED_FRAMING",
                     "IMPLIED_FRAMED_SALE",
                     "SIGNATURE_FRAMED_SALE",
+                    "PAID_PARTNERSHIP",
+                    "IMPLIED_FRAMING",
                 ]
                 .map(String::from)
                 .to_vec(),
