@@ -2,7 +2,10 @@
 //! content hidden by inline CSS or the `hidden` attribute are left out;
 //! image alt text is kept; block elements end lines; quoted replies
 //! (`<blockquote type="cite">`, Gmail's and Yahoo's quote classes) come out
-//! as `> ` lines, as in plain text. How much text was hidden and whether a
+//! as `> ` lines, as in plain text. A plain `<blockquote>` is someone else's
+//! words too (a digest quoting a post, a reply quoting a line), unless the
+//! sender wrote next to nothing outside it: a message that is one big
+//! blockquote is the sender's own text. How much text was hidden and whether a
 //! tracking pixel was found are reported as facts.
 //!
 //! One forward pass with an explicit element stack, no recursion: deep
@@ -29,8 +32,22 @@ pub struct Html {
     pub tracking_pixel: bool,
 }
 
+/// Letters the sender must write outside plain `<blockquote>`s for those to
+/// count as quoted: about a sentence.
+const OWN_TEXT_LETTERS: usize = 40;
+
 /// Converts HTML to the text a reader sees.
 pub fn to_text(html: &str) -> Html {
+    let parser = parse(html, true);
+    if parser.plain_quoted && own_letters(&parser.out.text) < OWN_TEXT_LETTERS {
+        return finish(parse(html, false));
+    }
+    finish(parser)
+}
+
+/// One pass over `html`; `plain_quotes` reads a plain `<blockquote>` as
+/// quoted.
+fn parse(html: &str, plain_quotes: bool) -> Parser<'_> {
     let mut parser = Parser {
         html,
         pos: 0,
@@ -39,8 +56,22 @@ pub fn to_text(html: &str) -> Html {
         out: Writer::default(),
         result: Html::default(),
         seen_text: false,
+        plain_quotes,
+        plain_quoted: false,
     };
     parser.run();
+    parser
+}
+
+/// Letters on the lines that are not quoted.
+fn own_letters(text: &str) -> usize {
+    text.lines()
+        .filter(|line| !line.starts_with('>'))
+        .map(|line| line.chars().filter(|c| c.is_alphabetic()).count())
+        .sum()
+}
+
+fn finish(mut parser: Parser<'_>) -> Html {
     let mut text = parser.out.text;
     text.truncate(text.trim_end_matches('\n').len());
     parser.result.text = text;
@@ -191,6 +222,10 @@ struct Parser<'a> {
     result: Html,
     /// Visible text with a letter has been written.
     seen_text: bool,
+    /// A `<blockquote>` without `type="cite"` is read as quoted.
+    plain_quotes: bool,
+    /// One was.
+    plain_quoted: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -358,7 +393,10 @@ impl<'a> Parser<'a> {
             .or(attributes.bgcolor.map(Colour::parse))
             .filter(|&c| c != Colour::Unset)
             .unwrap_or(parent.map_or(Colour::Unset, |p| p.background));
+        let plain_quote = name == "blockquote" && !attributes.cite && self.plain_quotes;
+        self.plain_quoted |= plain_quote;
         let quote = (name == "blockquote" && attributes.cite)
+            || plain_quote
             || attributes.class.is_some_and(is_quote_class);
         let pre = name == "pre";
         let element = Element {

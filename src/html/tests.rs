@@ -195,6 +195,22 @@ fn marks_quoted_replies() {
 }
 
 #[test]
+fn a_plain_blockquote_is_quoted_unless_it_is_all_the_sender_wrote() {
+    let digest = "<h3>Hot thread this week</h3><p>A member shared an offer she received:</p>\
+        <blockquote>We'd love to partner with you, fee $349</blockquote><p>Replies: skip it.</p>";
+    assert_eq!(
+        to_text(digest).text,
+        "Hot thread this week\nA member shared an offer she received:\n\
+         > We'd love to partner with you, fee $349\nReplies: skip it."
+    );
+    let wrapped = "<p>Hi,</p><blockquote>We'd love to partner with you, fee $349</blockquote>";
+    assert_eq!(
+        to_text(wrapped).text,
+        "Hi,\nWe'd love to partner with you, fee $349"
+    );
+}
+
+#[test]
 fn survives_hostile_markup_in_linear_time() {
     let deep = "<div>".repeat(200_000) + "deep" + &"</span>".repeat(200_000);
     assert_eq!(to_text(&deep).text, "deep");
