@@ -191,11 +191,12 @@ impl Model {
     /// The words' contributions, their sum held within `-text_cap` and
     /// `ceiling`.
     fn word_hits(&self, view: &MessageView, ceiling: f64) -> Vec<Hit> {
-        let found = features::extract(view, self.file.hash_bits);
-        if found.len() < MIN_WORD_FEATURES {
+        let (count, found) =
+            features::extract_kept(view, self.file.hash_bits, |i| self.word_weight(i) != 0.0);
+        if count < MIN_WORD_FEATURES {
             return Vec::new();
         }
-        let value = features::word_value(found.len());
+        let value = features::word_value(count);
         let mut contributions: Vec<(f64, &features::Feature<'_>)> = found
             .iter()
             .map(|f| (self.word_weight(f.index) * value, f))
