@@ -320,7 +320,8 @@ fn is_postscript(line: &str) -> bool {
     if !line.starts_with(['p', 'P']) {
         return false;
     }
-    let lower = line.to_lowercase();
+    // The longest prefix and the character after it decide.
+    let lower = lower_start(line, 6);
     let rest = lower
         .strip_prefix("p.p.s")
         .or_else(|| lower.strip_prefix("p. s"))
@@ -405,11 +406,26 @@ const SENT_FROM: &[&str] = &[
     "wysłane z",
 ];
 
-/// Whether a line is a sign-off, alone or followed by a short name
+/// Sign-offs with a name after them are at most this many characters.
+const MAX_SIGN_OFF: usize = 50;
+
+/// The first `chars` characters of `text`, lower-cased: what prefix tests
+/// read of a line, without lower-casing all of it. The lower case of a
+/// prefix is a prefix of the lower case, up to the last character (a
+/// final sigma depends on what follows) and never shorter than `chars`.
+fn lower_start(text: &str, chars: usize) -> String {
+    let end = text
+        .char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(i, _)| i);
+    text[..end].to_lowercase()
+}
+
+/// Whether a trimmed, lower-cased line (or its first `MAX_SIGN_OFF + 1`
+/// characters) is a sign-off, alone or followed by a short name
 /// (`Best regards,`, `Thanks, Anna`, `Cheers - Mike`).
-fn is_sign_off(line: &str) -> bool {
-    let lower = line.trim().to_lowercase();
-    if lower.is_empty() || lower.chars().count() > 50 {
+fn is_sign_off(lower: &str) -> bool {
+    if lower.is_empty() || lower.chars().count() > MAX_SIGN_OFF {
         return false;
     }
     let words = |s: &str| s.split_whitespace().count();
@@ -440,10 +456,11 @@ fn signature_start(lines: &[&str], postscript: &[bool]) -> Option<usize> {
         if postscript[i] || line.trim().is_empty() {
             continue;
         }
-        if starts_with_any(&line.trim().to_lowercase(), SENT_FROM) {
+        let lower = lower_start(line.trim(), MAX_SIGN_OFF + 1);
+        if starts_with_any(&lower, SENT_FROM) {
             return Some(i);
         }
-        if is_sign_off(line) {
+        if is_sign_off(&lower) {
             return (after > 0).then_some(i + 1);
         }
         after += 1;

@@ -248,10 +248,15 @@ pub(super) fn fold_chars<'a>(
 /// other characters one by one.
 fn fold_quick(mut rest: &str, seen: &mut Invisible, folder: &mut Folder) {
     while !rest.is_empty() {
-        let ascii = rest
-            .bytes()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(rest.len());
+        // Most lines are ASCII throughout, which `is_ascii` tells a word at
+        // a time; looking for the first other byte goes a byte at a time.
+        let ascii = if rest.is_ascii() {
+            rest.len()
+        } else {
+            rest.bytes()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(rest.len())
+        };
         if ascii > 0 {
             let bytes = &rest.as_bytes()[..ascii];
             seen.seen(bytes[0].is_ascii_alphabetic());

@@ -45,48 +45,73 @@ pub fn word_value(count: usize) -> f64 {
 }
 
 /// The distinct features of a message for a table of `2^bits` weights,
-/// sorted by index.
+/// sorted by index; of features sharing an index the first one stays.
 pub fn extract(view: &MessageView, bits: u32) -> Vec<Feature<'_>> {
+    extract_kept(view, bits, |_| true).1
+}
+
+/// How many distinct features a message has for a table of `2^bits`
+/// weights, and those of them whose index `keep` accepts, sorted by index.
+/// The model reads only features with a weight, a few of all: the others
+/// need counting, not keeping and sorting.
+pub fn extract_kept<'a>(
+    view: &'a MessageView,
+    bits: u32,
+    keep: impl Fn(u32) -> bool,
+) -> (usize, Vec<Feature<'a>>) {
     let mask = (1u32 << bits) - 1;
-    let mut features = Vec::with_capacity(512);
-    add_words(&view.subject, true, usize::MAX, mask, &mut features);
-    add_words(&view.body, false, MAX_BODY_WORDS, mask, &mut features);
-    // Sorting 8-byte keys (index, then position) and gathering is cheaper
-    // than moving the 40-byte features around, and one `u64` compares
-    // faster than a pair; of features sharing an index the first one stays.
+    let mut seen = IndexSet::default();
+    let mut kept = Vec::with_capacity(256);
+    let mut found = |feature: Feature<'a>| {
+        if seen.insert(feature.index) && keep(feature.index) {
+            kept.push(feature);
+        }
+    };
+    add_words(&view.subject, true, usize::MAX, mask, &mut found);
+    add_words(&view.body, false, MAX_BODY_WORDS, mask, &mut found);
+    (seen.len, by_index(&kept))
+}
+
+/// Features of distinct indices sorted by index. Sorting 8-byte keys
+/// (index, then position) and gathering is cheaper than moving the 40-byte
+/// features around, and one `u64` compares faster than a pair.
+fn by_index<'a>(features: &[Feature<'a>]) -> Vec<Feature<'a>> {
     let mut order: Vec<u64> = (0u32..)
-        .zip(&features)
+        .zip(features)
         .map(|(i, f)| u64::from(f.index) << 32 | u64::from(i))
         .collect();
     order.sort_unstable();
-    order.dedup_by_key(|key| *key >> 32);
     order
         .iter()
         .map(|&key| features[key as u32 as usize])
         .collect()
 }
 
+/// Calls `found` with the feature of each word of `text` (up to `limit`
+/// words) and of each pair of neighbouring words, in order.
 fn add_words<'a>(
     text: &'a str,
     subject: bool,
     limit: usize,
     mask: u32,
-    out: &mut Vec<Feature<'a>>,
+    found: &mut impl FnMut(Feature<'a>),
 ) {
+    let start = fnv(FNV_OFFSET, if subject { b"s:" } else { b"b:" });
     let mut previous: Option<(&str, u32)> = None;
     for word in words(text).take(limit) {
-        let single = hash(subject, word, None);
-        out.push(Feature {
+        // The word's own hash and, going on from the hash of the word
+        // before, the pair's (`hash(subject, prev, Some(word))`), in one
+        // pass over its bytes.
+        let pair_start = previous.map_or(start, |(_, h)| fnv(h, b" "));
+        let (single, pair) = fnv2(start, pair_start, word.as_bytes());
+        found(Feature {
             index: single & mask,
             subject,
             first: word,
             second: None,
         });
-        if let Some((prev, prev_hash)) = previous {
-            // The same as `hash(subject, prev, Some(word))`, going on from
-            // the hash of `prev` instead of hashing it again.
-            let pair = fnv(fnv(prev_hash, b" "), word.as_bytes());
-            out.push(Feature {
+        if let Some((prev, _)) = previous {
+            found(Feature {
                 index: pair & mask,
                 subject,
                 first: prev,
@@ -99,9 +124,143 @@ fn add_words<'a>(
 
 /// Words: runs of letters, digits and apostrophes inside words.
 fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .map(|w| w.trim_matches('\''))
+    Words { rest: text }
+        .map(trim_apostrophes)
         .filter(|w| !w.is_empty())
+}
+
+/// `word.trim_matches('\'')`, a byte at a time.
+fn trim_apostrophes(word: &str) -> &str {
+    let bytes = word.as_bytes();
+    let start = bytes
+        .iter()
+        .position(|&b| b != b'\'')
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b'\'')
+        .map_or(start, |i| i + 1);
+    // Apostrophes are ASCII, so both ends are character boundaries.
+    &word[start..end]
+}
+
+/// Runs of letters, digits and apostrophes: `str::split` on the other
+/// characters without its empty pieces, ASCII read a byte at a time.
+struct Words<'a> {
+    rest: &'a str,
+}
+
+/// Which ASCII bytes are part of a word: letters, digits, apostrophes.
+const ASCII_WORD: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = (b as u8).is_ascii_alphanumeric() || b == b'\'' as usize;
+        b += 1;
+    }
+    table
+};
+
+impl Words<'_> {
+    /// The length of the character at `i` and whether it is part of a word.
+    #[inline]
+    fn at(&self, i: usize) -> (usize, bool) {
+        match self.rest.as_bytes()[i] {
+            b @ 0..128 => (1, ASCII_WORD[usize::from(b)]),
+            _ => self.rest[i..]
+                .chars()
+                .next()
+                .map_or((1, false), |c| (c.len_utf8(), c.is_alphanumeric())),
+        }
+    }
+
+    /// Where the run of characters from `i` that are (`word`) or are not
+    /// part of a word ends.
+    fn run_end(&self, mut i: usize, word: bool) -> usize {
+        while i < self.rest.len() {
+            let (len, is_word) = self.at(i);
+            if is_word != word {
+                break;
+            }
+            i += len;
+        }
+        i
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let start = self.run_end(0, false);
+        let end = self.run_end(start, true);
+        let rest = self.rest;
+        self.rest = &rest[end..];
+        (end > start).then(|| &rest[start..end])
+    }
+}
+
+/// A set of feature indices (below `2^24`), open addressing: a message has
+/// a few hundred features, and a table of all `2^bits` would cost more to
+/// clear than the message to read.
+struct IndexSet {
+    slots: Vec<u32>,
+    len: usize,
+}
+
+/// An empty slot: no index reaches it.
+const EMPTY: u32 = u32::MAX;
+
+impl Default for IndexSet {
+    fn default() -> Self {
+        Self {
+            slots: vec![EMPTY; 1024],
+            len: 0,
+        }
+    }
+}
+
+impl IndexSet {
+    /// Adds `index`; whether it was new.
+    #[inline]
+    fn insert(&mut self, index: u32) -> bool {
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        if !Self::place(&mut self.slots, index) {
+            return false;
+        }
+        self.len += 1;
+        true
+    }
+
+    /// Puts `index` into the first free slot from its home, unless it is
+    /// there already; whether it was not.
+    fn place(slots: &mut [u32], index: u32) -> bool {
+        let mask = slots.len() - 1;
+        // Fibonacci hashing: the top bits of the product depend on every
+        // bit of the index.
+        let shift = 32 - slots.len().trailing_zeros();
+        let mut i = (index.wrapping_mul(0x9e37_79b9) >> shift) as usize;
+        loop {
+            match slots[i] {
+                EMPTY => {
+                    slots[i] = index;
+                    return true;
+                }
+                found if found == index => return false,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn grow(&mut self) {
+        let mut slots = vec![EMPTY; 2 * self.slots.len()];
+        for &index in self.slots.iter().filter(|&&i| i != EMPTY) {
+            Self::place(&mut slots, index);
+        }
+        self.slots = slots;
+    }
 }
 
 const FNV_OFFSET: u32 = 0x811c_9dc5;
@@ -115,6 +274,16 @@ fn fnv(mut hash: u32, bytes: &[u8]) -> u32 {
     hash
 }
 
+/// [`fnv`] of the same bytes from two starting points, in one pass.
+fn fnv2(mut a: u32, mut b: u32, bytes: &[u8]) -> (u32, u32) {
+    for &byte in bytes {
+        a = (a ^ u32::from(byte)).wrapping_mul(FNV_PRIME);
+        b = (b ^ u32::from(byte)).wrapping_mul(FNV_PRIME);
+    }
+    (a, b)
+}
+
+#[cfg(test)]
 fn hash(subject: bool, first: &str, second: Option<&str>) -> u32 {
     let prefix: &[u8] = if subject { b"s:" } else { b"b:" };
     let mut h = fnv(fnv(FNV_OFFSET, prefix), first.as_bytes());
@@ -153,6 +322,39 @@ mod tests {
                 "up"
             ]
         );
+    }
+
+    #[test]
+    fn words_split_as_str_split_does() {
+        let reference = |text: &str| -> Vec<String> {
+            text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+                .map(|w| w.trim_matches('\''))
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        for text in [
+            "",
+            "  ",
+            "'",
+            "we'd 'partner' -- o'neil''s",
+            "współpraca, дружба; naïve café",
+            "a\u{2019}b x\u{00a0}y 12\u{0663}4",
+        ] {
+            assert_eq!(words(text).collect::<Vec<_>>(), reference(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn distinct_features_are_counted_past_the_first_table() {
+        let body: String = (0..2000).map(|i| format!("w{i} ")).collect();
+        let v = view("", &body);
+        let all = extract(&v, 24);
+        let (count, kept) = extract_kept(&v, 24, |i| i % 2 == 0);
+        assert_eq!(count, all.len());
+        assert!(all.windows(2).all(|w| w[0].index < w[1].index));
+        let even: Vec<_> = all.into_iter().filter(|f| f.index % 2 == 0).collect();
+        assert_eq!(kept, even);
     }
 
     #[test]

@@ -167,10 +167,10 @@ impl Model {
     /// weight, the others keep the rule file's; the words add `TEXT_MODEL`
     /// and up to three named `W_…` tests.
     pub fn rescore(&self, evaluation: Evaluation, view: &MessageView) -> Evaluation {
+        let open = gate_open(&self.file.text_gate, &evaluation.hits);
         let mut hits: Vec<Hit> = evaluation
             .hits
-            .iter()
-            .cloned()
+            .into_iter()
             .map(|hit| match self.file.rules.get(&hit.name) {
                 Some(weight) => Hit {
                     score: round(*weight),
@@ -179,7 +179,6 @@ impl Model {
                 None => hit,
             })
             .collect();
-        let open = gate_open(&self.file.text_gate, &evaluation.hits);
         hits.extend(self.word_hits(view, if open { self.file.text_cap } else { 0.0 }));
         hits.retain(|hit| hit.score != 0.0);
         Evaluation {
@@ -191,11 +190,12 @@ impl Model {
     /// The words' contributions, their sum held within `-text_cap` and
     /// `ceiling`.
     fn word_hits(&self, view: &MessageView, ceiling: f64) -> Vec<Hit> {
-        let found = features::extract(view, self.file.hash_bits);
-        if found.len() < MIN_WORD_FEATURES {
+        let (count, found) =
+            features::extract_kept(view, self.file.hash_bits, |i| self.word_weight(i) != 0.0);
+        if count < MIN_WORD_FEATURES {
             return Vec::new();
         }
-        let value = features::word_value(found.len());
+        let value = features::word_value(count);
         let mut contributions: Vec<(f64, &features::Feature<'_>)> = found
             .iter()
             .map(|f| (self.word_weight(f.index) * value, f))
@@ -209,7 +209,14 @@ impl Model {
             let shrink = bounded / total;
             contributions.iter_mut().for_each(|(c, _)| *c *= shrink);
         }
-        contributions.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+        // Largest first; ties in index order, as they come (the indices
+        // are distinct, so the order is total and an unstable sort gives
+        // what a stable one would, sooner).
+        contributions.sort_unstable_by(|a, b| {
+            b.0.abs()
+                .total_cmp(&a.0.abs())
+                .then(a.1.index.cmp(&b.1.index))
+        });
         let mut hits = Vec::new();
         let mut rest = 0.0;
         for (i, (contribution, feature)) in contributions.iter().enumerate() {
