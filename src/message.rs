@@ -9,7 +9,7 @@ mod split;
 pub use crate::normalize::normalize;
 use crate::{
     html,
-    normalize::{normalize_counting, normalize_lines},
+    normalize::{Repairs, normalize_counting, normalize_lines},
 };
 use mail_parser::{HeaderName, Message, MessageParser, PartType};
 use split::Parts;
@@ -172,8 +172,19 @@ impl MessageView {
     fn assemble(subject: &str, parts: &Parts, mut facts: Facts) -> Self {
         // The latest messages of a long thread are enough to read, and the
         // whole history would cost time on every reply.
-        let quoted = first_bytes(&parts.quoted, MAX_QUOTED);
-        let (subject, in_subject) = normalize_counting(subject);
+        let mut quoted = first_bytes(&parts.quoted, MAX_QUOTED);
+        // In a reply within a thread the subject is the thread's, written
+        // by whoever started it: it is read with the quoted history.
+        let thread_subject = facts.reply_subject
+            && facts.references
+            && !facts.quotes_self
+            && !parts.quoted.is_empty();
+        let (subject, in_subject) = if thread_subject {
+            quoted.insert(0, subject);
+            (String::new(), Repairs::default())
+        } else {
+            normalize_counting(subject)
+        };
         let (body, in_body) = if facts.quotes_self {
             // The new text, a blank line, the history.
             let lines = [&parts.new[..], &[""], &quoted].concat();

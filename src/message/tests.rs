@@ -32,6 +32,27 @@ fn leaves_out_quoted_reply_lines() {
 }
 
 #[test]
+fn a_reply_in_a_thread_reads_the_subject_with_the_history() {
+    let raw = b"Subject: Re: Partnership opportunity\nIn-Reply-To: <a@b>\n\n\
+        No thanks.\n> We would like to partner\n";
+    let view = MessageView::parse(raw, false);
+    assert_eq!(view.subject, "");
+    assert!(
+        view.quoted.starts_with("re: partnership opportunity "),
+        "{}",
+        view.quoted
+    );
+    // No thread, or nothing quoted: the subject is the sender's own.
+    for raw in [
+        &b"Subject: Re: Partnership opportunity\n\nNo thanks.\n> We would like to partner\n"[..],
+        &b"Subject: Re: Partnership opportunity\nIn-Reply-To: <a@b>\n\nLet's partner.\n"[..],
+    ] {
+        let view = MessageView::parse(raw, false);
+        assert_eq!(view.subject, "re: partnership opportunity");
+    }
+}
+
+#[test]
 fn detects_bulk_and_fake_reply_facts() {
     let raw = b"Subject: RE: our call\nList-Unsubscribe: <mailto:u@example.com>\n\nHello";
     let facts = MessageView::parse(raw, true).facts;
@@ -263,7 +284,7 @@ fn view_carries_quoted_signature_and_postscript() {
     );
     assert_eq!(
         view.quoted,
-        "on mon, bob <b@x.com> wrote: > can we partner?"
+        "re: intro on mon, bob <b@x.com> wrote: > can we partner?"
     );
     assert_eq!(view.signature, "ann partnerships manager");
     assert_eq!(view.postscript, "p.s. see you monday.");
