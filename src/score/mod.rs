@@ -119,6 +119,7 @@ impl RuleSet {
                 Condition::Detector(detector) => detector.fires(view),
                 Condition::All(parts) => parts.iter().all(|&p| evidence[p].is_some()),
                 Condition::Any(parts) => parts.iter().any(|&p| evidence[p].is_some()),
+                Condition::None(parts) => parts.iter().all(|&p| evidence[p].is_none()),
             };
             if fired {
                 evidence[i] = Some(None);

@@ -48,6 +48,8 @@ struct RawTest {
     all: Vec<String>,
     #[serde(default)]
     any: Vec<String>,
+    #[serde(default)]
+    none: Vec<String>,
     #[serde(default = "yes")]
     learn: bool,
     #[serde(default)]
@@ -87,6 +89,8 @@ pub enum Condition {
     All(Vec<usize>),
     /// At least one of the named earlier tests hit.
     Any(Vec<usize>),
+    /// None of the named earlier tests hit.
+    None(Vec<usize>),
 }
 
 /// A named test with its weight.
@@ -227,11 +231,12 @@ impl Builder {
         let kinds = usize::from(text)
             + usize::from(raw.detector.is_some())
             + usize::from(!raw.all.is_empty())
-            + usize::from(!raw.any.is_empty());
+            + usize::from(!raw.any.is_empty())
+            + usize::from(!raw.none.is_empty());
         if kinds != 1 {
             self.error(
                 at,
-                "needs exactly one of phrases/patterns, detector, all or any".into(),
+                "needs exactly one of phrases/patterns, detector, all, any or none".into(),
             );
             return None;
         }
@@ -247,6 +252,11 @@ impl Builder {
             return self
                 .meta(&format!("{at}.any"), &raw.any)
                 .map(Condition::Any);
+        }
+        if !raw.none.is_empty() {
+            return self
+                .meta(&format!("{at}.none"), &raw.none)
+                .map(Condition::None);
         }
         for (j, phrase) in raw.phrases.iter().enumerate() {
             self.phrase(&format!("{at}.phrases[{j}]"), index, phrase);

@@ -198,6 +198,31 @@ any = ["A", "B"]
 }
 
 #[test]
+fn none_meta_test_hits_when_no_part_does() {
+    let text = r#"
+format = 1
+
+[[test]]
+name = "A"
+score = 1.0
+description = "d"
+phrases = ["alpha"]
+
+[[test]]
+name = "NEITHER"
+score = -0.5
+description = "d"
+none = ["A"]
+"#;
+    let rules = RuleSet::parse(text).expect("rules parse");
+    assert_eq!(names(&rules.score(&view("", "beta only"))), ["NEITHER"]);
+    assert_eq!(names(&rules.score(&view("", "alpha here"))), ["A"]);
+    let both = text.replace("none = [\"A\"]", "none = [\"A\"]\nany = [\"A\"]");
+    let refused = RuleSet::parse(&both).expect_err("two kinds are refused");
+    assert_eq!(refused[0].path, "test[1]");
+}
+
+#[test]
 fn implied_framing_needs_a_sale_to_combine() {
     let rules = RuleSet::builtin();
     let framing_only = rules.score(&view(
