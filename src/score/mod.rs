@@ -111,8 +111,7 @@ impl RuleSet {
     pub fn score(&self, view: &MessageView) -> Evaluation {
         let mut evidence: Vec<Option<Option<String>>> = vec![None; self.tests.len()];
         let mut categories = vec![false; self.categories.phrases.len()];
-        self.match_phrases(view, &mut evidence, &mut categories);
-        self.match_patterns(view, &mut evidence);
+        self.match_text(view, &mut evidence, &mut categories);
         for (i, test) in self.tests.iter().enumerate() {
             let fired = match &test.condition {
                 Condition::Text(_) => continue,
@@ -148,17 +147,25 @@ impl RuleSet {
         .filter(|(_, text)| !text.is_empty())
     }
 
-    /// Searches each part once for the rule phrases and the category
-    /// phrases (flagged in `categories`, whatever their scope).
-    fn match_phrases(
+    /// Searches each part once for the rule phrases, the category phrases
+    /// (flagged in `categories`, whatever their scope) and the patterns'
+    /// anchors, then runs the patterns whose anchor occurred.
+    fn match_text(
         &self,
         view: &MessageView,
         evidence: &mut [Option<Option<String>>],
         categories: &mut [bool],
     ) {
+        let first_anchor = self.phrase_info.len() + self.categories.phrases.len();
+        let mut anchors = vec![false; self.anchors];
         for (scope, text) in self.parts(view) {
+            anchors.fill(false);
             rules::each_match(&self.phrases, text, |m| {
                 let id = m.pattern().as_usize();
+                if id >= first_anchor {
+                    anchors[id - first_anchor] = true;
+                    return;
+                }
                 let Some(&info) = self.phrase_info.get(id) else {
                     categories[id - self.phrase_info.len()] = true;
                     return;
@@ -171,20 +178,29 @@ impl RuleSet {
                     evidence[info.test] = Some(Some(text[m.start()..end].to_owned()));
                 }
             });
+            self.match_patterns(scope, text, &anchors, evidence);
         }
     }
 
-    fn match_patterns(&self, view: &MessageView, evidence: &mut [Option<Option<String>>]) {
-        for (scope, text) in self.parts(view) {
-            for (pattern, &test) in self.patterns.iter().zip(&self.pattern_test) {
-                // Matched first: a test is only looked up for what the
-                // text contains, as for phrases.
-                if pattern.is_match(text)
-                    && evidence[test].is_none()
-                    && in_scope(&self.tests[test], scope)
-                {
-                    evidence[test] = Some(Some(pattern.as_str().to_owned()));
-                }
+    /// Runs the patterns that read `scope` over its `text`.
+    fn match_patterns(
+        &self,
+        scope: Scope,
+        text: &str,
+        anchors: &[bool],
+        evidence: &mut [Option<Option<String>>],
+    ) {
+        // The parts in `Scope` order: subject, body, signature, postscript.
+        for &p in &self.patterns_for[scope as usize] {
+            let (pattern, test) = (&self.patterns[p], self.pattern_test[p]);
+            let anchor = &self.pattern_anchor[p];
+            let anchored = anchor.is_empty() || anchor.iter().any(|&k| anchors[k]);
+            // A test that hit already needs no second pattern. Matched
+            // first: a test is only looked up for what the text contains,
+            // as for phrases.
+            if anchored && evidence.get(test).is_none_or(Option::is_none) && pattern.is_match(text)
+            {
+                evidence[test] = Some(Some(pattern.as_str().to_owned()));
             }
         }
     }

@@ -12,6 +12,7 @@ use aho_corasick::{
     dfa::DFA,
 };
 use regex::Regex;
+use regex_syntax::hir::{Hir, HirKind};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -133,6 +134,18 @@ pub struct RuleSet {
     /// every byte of the text for all of them.
     pub(super) patterns: Vec<Regex>,
     pub(super) pattern_test: Vec<usize>,
+    /// For each part of a message (subject, body, signature, postscript),
+    /// the patterns whose test reads it: the signature and postscript are
+    /// also in the body, so most patterns never need their passes.
+    pub(super) patterns_for: [Vec<usize>; 4],
+    /// Of each pattern, literals one of which every match contains (their
+    /// indices in the automaton after the category phrases), if it has
+    /// such a set of at least [`MIN_ANCHOR`] bytes each: the phrase pass
+    /// sees whether they occur, and a pattern none of whose literals does
+    /// is never run. Empty: always run.
+    pub(super) pattern_anchor: Vec<Vec<usize>>,
+    /// How many anchors follow the category phrases in the automaton.
+    pub(super) anchors: usize,
     /// Whether a test reads the signature or postscript on its own, so
     /// those parts need a pass of their own.
     pub(super) reads_parts: bool,
@@ -178,6 +191,8 @@ struct Builder {
     phrase_info: Vec<PhraseInfo>,
     patterns: Vec<Regex>,
     pattern_test: Vec<usize>,
+    pattern_anchor: Vec<Vec<usize>>,
+    anchors: Vec<String>,
     errors: Vec<ConfigError>,
 }
 
@@ -264,8 +279,21 @@ impl Builder {
         for (j, pattern) in raw.patterns.iter().enumerate() {
             match Regex::new(pattern) {
                 Ok(regex) => {
+                    let anchor = anchors_of_pattern(pattern)
+                        .into_iter()
+                        .map(
+                            |literal| match self.anchors.iter().position(|a| *a == literal) {
+                                Some(k) => k,
+                                None => {
+                                    self.anchors.push(literal);
+                                    self.anchors.len() - 1
+                                }
+                            },
+                        )
+                        .collect();
                     self.patterns.push(regex);
                     self.pattern_test.push(index);
+                    self.pattern_anchor.push(anchor);
                 }
                 Err(e) => self.error(&format!("{at}.patterns[{j}]"), e.to_string()),
             }
@@ -308,6 +336,7 @@ impl Builder {
 
     fn finish(mut self, categories: Categories) -> Result<RuleSet, Vec<ConfigError>> {
         self.phrases.extend(categories.phrases.iter().cloned());
+        self.phrases.extend(self.anchors.iter().cloned());
         let phrases = phrase_automaton(&self.phrases);
         match phrases {
             Ok(phrases) if self.errors.is_empty() => Ok(RuleSet {
@@ -317,12 +346,25 @@ impl Builder {
                         Condition::Text(Scope::Signature | Scope::Postscript)
                     )
                 }),
+                patterns_for: [
+                    Scope::Subject,
+                    Scope::Body,
+                    Scope::Signature,
+                    Scope::Postscript,
+                ]
+                .map(|scope| {
+                    (0..self.patterns.len())
+                        .filter(|&p| super::in_scope(&self.tests[self.pattern_test[p]], scope))
+                        .collect()
+                }),
                 tests: self.tests,
                 categories,
                 phrases,
                 phrase_info: self.phrase_info,
                 patterns: self.patterns,
                 pattern_test: self.pattern_test,
+                pattern_anchor: self.pattern_anchor,
+                anchors: self.anchors.len(),
             }),
             phrases => {
                 if let Err(e) = phrases {
@@ -338,6 +380,46 @@ impl Builder {
 /// overlapping search over every message is the hottest loop of scoring,
 /// and `AhoCorasick`'s default (an NFA for this many phrases, called
 /// through a trait object) was several times slower. Built once per load.
+/// Shortest literal worth a place in the phrase automaton as an anchor:
+/// shorter ones occur in nearly every message and save no search.
+const MIN_ANCHOR: usize = 4;
+
+/// Literals one of which every match of `pattern` contains, each at
+/// least [`MIN_ANCHOR`] bytes long (`partner` in `be your (?:\w+ )?partner`,
+/// `team` or `crew` in `your (?:team|crew)`); none when it has no such set.
+pub(super) fn anchors_of_pattern(pattern: &str) -> Vec<String> {
+    regex_syntax::Parser::new()
+        .parse(pattern)
+        .ok()
+        .and_then(|hir| anchors(&hir))
+        .filter(|set| set.iter().all(|a| a.len() >= MIN_ANCHOR))
+        .unwrap_or_default()
+}
+
+/// The literals one of which every match of `hir` contains: a literal
+/// itself, the best set of any item of a sequence (the one whose shortest
+/// literal is longest), or the union of every branch's set.
+fn anchors(hir: &Hir) -> Option<Vec<String>> {
+    match hir.kind() {
+        HirKind::Literal(literal) => Some(vec![std::str::from_utf8(&literal.0).ok()?.to_owned()]),
+        HirKind::Capture(capture) => anchors(&capture.sub),
+        HirKind::Concat(items) => items
+            .iter()
+            .filter_map(anchors)
+            .max_by_key(|set| set.iter().map(String::len).min().unwrap_or(0)),
+        HirKind::Alternation(branches) => {
+            branches
+                .iter()
+                .map(anchors)
+                .try_fold(Vec::new(), |mut all, set| {
+                    all.extend(set?);
+                    Some(all)
+                })
+        }
+        _ => None,
+    }
+}
+
 pub(super) fn phrase_automaton(phrases: &[String]) -> Result<DFA, aho_corasick::BuildError> {
     DFA::builder()
         .match_kind(MatchKind::Standard)

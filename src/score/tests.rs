@@ -333,3 +333,36 @@ fn shipped_framing_reads_roles_offered_and_partnerships_sold() {
         assert_eq!(names(&evaluation).contains(&test), hits, "{test}: {body}");
     }
 }
+
+#[test]
+fn patterns_are_anchored_on_literals_every_match_contains() {
+    let anchors = |p: &str| rules::anchors_of_pattern(p);
+    assert_eq!(
+        anchors("(?:as|be) your (?:[a-z-]+ ){0,3}partner"),
+        ["partner"]
+    );
+    assert_eq!(
+        anchors("(?:teams|crews|squads) (?:now|soon)"),
+        ["teams", "crews", "squads"]
+    );
+    assert_eq!(anchors("(?:team|crew) leads"), [" leads"]);
+    // A branch without a literal, or literals too short to save a search:
+    // the pattern always runs.
+    assert!(anchors("(?:team|[a-z]+ing)").is_empty());
+    assert!(anchors("\\d ?(?:€|usd)").is_empty());
+    // Anchored or not, a pattern hits exactly where it matches.
+    let text = r#"
+format = 1
+
+[[test]]
+name = "ROLE"
+score = 1.0
+description = "d"
+patterns = ['(?-u:\b)be your (?:[a-z-]+ ){0,3}partner(?:\W|$)']
+"#;
+    let rules = RuleSet::parse(text).expect("rules parse");
+    let hit = |body: &str| names(&rules.score(&view("", body))) == ["ROLE"];
+    assert!(hit("we would love to be your long-term it partner."));
+    assert!(!hit("we would love to be your long-term it supplier."));
+    assert!(!hit("partner programme: be your own boss"));
+}
