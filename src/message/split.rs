@@ -444,8 +444,9 @@ fn is_sign_off(lower: &str) -> bool {
 }
 
 /// Where the signature starts, among the new lines: after a `-- ` line, at a
-/// `Sent from my …` line, or after the last sign-off that is followed by at
-/// most eight non-blank lines (P.S. lines not counted).
+/// `Sent from my …` line, after the last sign-off that is followed by at
+/// most eight non-blank lines (P.S. lines not counted), or else at a last
+/// paragraph that reads as a name block (see [`name_block_start`]).
 fn signature_start(lines: &[&str], postscript: &[bool]) -> Option<usize> {
     if let Some(dash) = lines.iter().position(|l| l.trim_end() == "--") {
         return Some(dash + 1);
@@ -465,8 +466,37 @@ fn signature_start(lines: &[&str], postscript: &[bool]) -> Option<usize> {
         }
         after += 1;
         if after > 8 {
-            return None;
+            break;
         }
     }
-    None
+    name_block_start(lines, postscript)
+}
+
+/// Lines a signature without a sign-off may have: a name, a role, a
+/// company, a tagline, a phone number or two.
+const NAME_BLOCK_LINES: std::ops::RangeInclusive<usize> = 2..=6;
+
+/// The start of the last paragraph (P.S. lines left out) when it reads as a
+/// signature with no sign-off before it: two to six short lines, none of
+/// them ending a sentence, the first a name (one to four capitalised words).
+fn name_block_start(lines: &[&str], postscript: &[bool]) -> Option<usize> {
+    let own: Vec<usize> = (0..lines.len()).filter(|&i| !postscript[i]).collect();
+    let end = own.iter().rposition(|&i| !lines[i].trim().is_empty())?;
+    let start = own[..=end]
+        .iter()
+        .rposition(|&i| lines[i].trim().is_empty())
+        .map_or(0, |blank| blank + 1);
+    let block: Vec<&str> = own[start..=end].iter().map(|&i| lines[i].trim()).collect();
+    let short = block
+        .iter()
+        .all(|line| line.chars().count() <= 60 && !line.ends_with(['.', '?', '!', ':', ',']));
+    let name = block.first().is_some_and(|first| {
+        let words: Vec<&str> = first.split_whitespace().collect();
+        (1..=4).contains(&words.len())
+            && words.iter().all(|w| {
+                w.chars().next().is_some_and(char::is_uppercase)
+                    && !w.contains(|c: char| c.is_ascii_digit())
+            })
+    });
+    (NAME_BLOCK_LINES.contains(&block.len()) && short && name).then(|| own[start])
 }
