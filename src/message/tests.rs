@@ -414,3 +414,23 @@ fn quoted_history_is_cut_as_the_joined_text_would_be() {
         assert_eq!(normalize_lines(&kept), normalize_counting(cut), "{max}");
     }
 }
+
+#[test]
+fn a_name_block_is_a_signature_without_a_sign_off() {
+    let [_, _, signature, _] = pieces(
+        "I can send three examples.\n\nKwame Asante\nProducer, ReelRoot Films\n\
+         Your video partner from script to screen\n0161 496 0023\n",
+    );
+    assert_eq!(
+        signature,
+        "kwame asante producer, reelroot films your video partner from script to screen 0161 496 0023"
+    );
+    for text in [
+        // A last paragraph of sentences, a list, a single line: no signature.
+        "Hello.\n\nWe met at the fair.\nIt was good to talk.\n",
+        "Hello.\n\n- onboarding\n- pricing\n",
+        "Hello.\n\nKwame Asante\n",
+    ] {
+        assert_eq!(pieces(text)[2], "", "{text:?}");
+    }
+}
