@@ -480,23 +480,27 @@ const NAME_BLOCK_LINES: std::ops::RangeInclusive<usize> = 2..=6;
 /// signature with no sign-off before it: two to six short lines, none of
 /// them ending a sentence, the first a name (one to four capitalised words).
 fn name_block_start(lines: &[&str], postscript: &[bool]) -> Option<usize> {
-    let own: Vec<usize> = (0..lines.len()).filter(|&i| !postscript[i]).collect();
-    let end = own.iter().rposition(|&i| !lines[i].trim().is_empty())?;
-    let start = own[..=end]
-        .iter()
-        .rposition(|&i| lines[i].trim().is_empty())
-        .map_or(0, |blank| blank + 1);
-    let block: Vec<&str> = own[start..=end].iter().map(|&i| lines[i].trim()).collect();
-    let short = block
-        .iter()
-        .all(|line| line.chars().count() <= 60 && !line.ends_with(['.', '?', '!', ':', ',']));
-    let name = block.first().is_some_and(|first| {
-        let words: Vec<&str> = first.split_whitespace().collect();
-        (1..=4).contains(&words.len())
-            && words.iter().all(|w| {
-                w.chars().next().is_some_and(char::is_uppercase)
-                    && !w.contains(|c: char| c.is_ascii_digit())
-            })
+    // From the end, P.S. lines left out: the blank lines after the last
+    // paragraph, then the paragraph up to the blank line before it.
+    let mut own = (0..lines.len()).rev().filter(|&i| !postscript[i]);
+    let mut block = Vec::new();
+    for i in own.by_ref() {
+        if !lines[i].trim().is_empty() {
+            block.push(i);
+            break;
+        }
+    }
+    block.extend(own.take_while(|&i| !lines[i].trim().is_empty()));
+    let start = *block.last()?;
+    let short = block.iter().all(|&i| {
+        let line = lines[i].trim();
+        line.chars().count() <= 60 && !line.ends_with(['.', '?', '!', ':', ','])
     });
-    (NAME_BLOCK_LINES.contains(&block.len()) && short && name).then(|| own[start])
+    let words: Vec<&str> = lines[start].split_whitespace().collect();
+    let name = (1..=4).contains(&words.len())
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(char::is_uppercase)
+                && !w.contains(|c: char| c.is_ascii_digit())
+        });
+    (NAME_BLOCK_LINES.contains(&block.len()) && short && name).then_some(start)
 }

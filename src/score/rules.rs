@@ -376,10 +376,6 @@ impl Builder {
     }
 }
 
-/// The automaton for a list of phrases. A DFA used through its own type:
-/// overlapping search over every message is the hottest loop of scoring,
-/// and `AhoCorasick`'s default (an NFA for this many phrases, called
-/// through a trait object) was several times slower. Built once per load.
 /// Shortest literal worth a place in the phrase automaton as an anchor:
 /// shorter ones occur in nearly every message and save no search.
 const MIN_ANCHOR: usize = 4;
@@ -420,6 +416,10 @@ fn anchors(hir: &Hir) -> Option<Vec<String>> {
     }
 }
 
+/// The automaton for a list of phrases. A DFA used through its own type:
+/// overlapping search over every message is the hottest loop of scoring,
+/// and `AhoCorasick`'s default (an NFA for this many phrases, called
+/// through a trait object) was several times slower. Built once per load.
 pub(super) fn phrase_automaton(phrases: &[String]) -> Result<DFA, aho_corasick::BuildError> {
     DFA::builder()
         .match_kind(MatchKind::Standard)
