@@ -60,16 +60,23 @@ pub fn extract_kept<'a>(
     keep: impl Fn(u32) -> bool,
 ) -> (usize, Vec<Feature<'a>>) {
     let mask = (1u32 << bits) - 1;
-    let mut seen = IndexSet::default();
+    // One bit per index: clearing 32 KiB (18 bits) costs less than hashing
+    // a message's few hundred indices into a set.
+    let mut seen = vec![0u64; (1usize << bits).div_ceil(64)];
+    let mut count = 0;
     let mut kept = Vec::with_capacity(256);
     let mut found = |feature: Feature<'a>| {
-        if seen.insert(feature.index) && keep(feature.index) {
+        let (word, bit) = (feature.index as usize / 64, 1u64 << (feature.index % 64));
+        let new = seen[word] & bit == 0;
+        seen[word] |= bit;
+        count += usize::from(new);
+        if new && keep(feature.index) {
             kept.push(feature);
         }
     };
     add_words(&view.subject, true, usize::MAX, mask, &mut found);
     add_words(&view.body, false, MAX_BODY_WORDS, mask, &mut found);
-    (seen.len, by_index(&kept))
+    (count, by_index(&kept))
 }
 
 /// Features of distinct indices sorted by index. Sorting 8-byte keys
@@ -197,69 +204,6 @@ impl<'a> Iterator for Words<'a> {
         let rest = self.rest;
         self.rest = &rest[end..];
         (end > start).then(|| &rest[start..end])
-    }
-}
-
-/// A set of feature indices (below `2^24`), open addressing: a message has
-/// a few hundred features, and a table of all `2^bits` would cost more to
-/// clear than the message to read.
-struct IndexSet {
-    slots: Vec<u32>,
-    len: usize,
-}
-
-/// An empty slot: no index reaches it.
-const EMPTY: u32 = u32::MAX;
-
-impl Default for IndexSet {
-    fn default() -> Self {
-        Self {
-            slots: vec![EMPTY; 1024],
-            len: 0,
-        }
-    }
-}
-
-impl IndexSet {
-    /// Adds `index`; whether it was new.
-    #[inline]
-    fn insert(&mut self, index: u32) -> bool {
-        if 2 * (self.len + 1) > self.slots.len() {
-            self.grow();
-        }
-        if !Self::place(&mut self.slots, index) {
-            return false;
-        }
-        self.len += 1;
-        true
-    }
-
-    /// Puts `index` into the first free slot from its home, unless it is
-    /// there already; whether it was not.
-    fn place(slots: &mut [u32], index: u32) -> bool {
-        let mask = slots.len() - 1;
-        // Fibonacci hashing: the top bits of the product depend on every
-        // bit of the index.
-        let shift = 32 - slots.len().trailing_zeros();
-        let mut i = (index.wrapping_mul(0x9e37_79b9) >> shift) as usize;
-        loop {
-            match slots[i] {
-                EMPTY => {
-                    slots[i] = index;
-                    return true;
-                }
-                found if found == index => return false,
-                _ => i = (i + 1) & mask,
-            }
-        }
-    }
-
-    fn grow(&mut self) {
-        let mut slots = vec![EMPTY; 2 * self.slots.len()];
-        for &index in self.slots.iter().filter(|&&i| i != EMPTY) {
-            Self::place(&mut slots, index);
-        }
-        self.slots = slots;
     }
 }
 
