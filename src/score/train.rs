@@ -24,17 +24,23 @@ pub struct Options {
     /// How far a learned named-test weight may move from the rule file's:
     /// the corpus may adjust the hand-tuned balance, not overturn it.
     pub max_drift: f64,
-    /// A word feature must occur in this many training messages.
+    /// A word feature must occur in this many training messages: rarer
+    /// words fit the corpus's writers, not the way pitches are written.
     pub min_documents: usize,
     /// A named test must hit this many training messages to be learned.
     pub min_rule_hits: usize,
     /// Most points the words may add or take away.
     pub text_cap: f64,
     /// Groups of named tests; a test of every group must hit for the words
-    /// to add points (they may always take points away): the words never
-    /// turn mail into a pitch without a partnership framing aimed at the
-    /// reader.
+    /// to add points (they may always take points away). Empty: the words
+    /// always may, so a sale framed in words no rule names is still read.
     pub text_gate: Vec<Vec<String>>,
+    /// How much more a legitimate message's error counts than a pitch's
+    /// when the word weights are fitted (the named tests' fit is balanced).
+    /// Ordinary mail is far more varied than any corpus of it, so a word
+    /// may lean towards "pitch" only where legitimate mail never needs it
+    /// to be otherwise.
+    pub legit_words: f64,
     /// The flag threshold: the fixed bias is minus this.
     pub flag: f64,
 }
@@ -48,24 +54,11 @@ impl Default for Options {
             l2: 1e-3,
             l2_rules: 1.0,
             max_drift: 0.25,
-            min_documents: 2,
+            min_documents: 5,
             min_rule_hits: 3,
-            text_cap: 2.0,
-            text_gate: vec![
-                [
-                    "PARTNER_FRAMING",
-                    "COLLAB_FRAMING",
-                    "PARTNER_SUBJECT",
-                    "SOFT_FRAMING",
-                    "OBFUSCATED_FRAMING",
-                    "IMPLIED_FRAMED_SALE",
-                    "SIGNATURE_FRAMED_SALE",
-                    "PAID_PARTNERSHIP",
-                    "IMPLIED_FRAMING",
-                ]
-                .map(String::from)
-                .to_vec(),
-            ],
+            text_cap: 6.0,
+            text_gate: Vec::new(),
+            legit_words: 30.0,
             flag: 5.0,
         }
     }
@@ -214,7 +207,8 @@ pub fn train(samples: &[Sample], rules: &RuleSet, options: &Options) -> ModelFil
     }
 }
 
-/// AdaGrad on the logistic loss, classes weighted to count equally.
+/// AdaGrad on the logistic loss, classes weighted to count equally (for
+/// the words, legitimate mail `legit_words` times more).
 fn fit(samples: &[Sample], priors: &[f64], usable: &Usable, options: &Options) -> Weights {
     let mut weights = Weights {
         bias: -options.flag,
@@ -245,6 +239,11 @@ fn fit(samples: &[Sample], priors: &[f64], usable: &Usable, options: &Options) -
                 (0.0, samples.len() as f64 / (2.0 * legit))
             };
             let g = (p - target) * class_weight;
+            let g_words = if sample.pitch {
+                g
+            } else {
+                g * options.legit_words
+            };
             for &r in sample.rules.iter().filter(|&&r| usable.rules[r]) {
                 let gr = g + options.l2_rules * (weights.rules[r] - priors[r]);
                 step(
@@ -259,7 +258,7 @@ fn fit(samples: &[Sample], priors: &[f64], usable: &Usable, options: &Options) -
             let words = sample.words.iter().filter(|_| words_free);
             for &w in words.filter(|&&w| usable.words[w as usize]) {
                 let w = w as usize;
-                let gw = g * sample.word_value + options.l2 * weights.words[w];
+                let gw = g_words * sample.word_value + options.l2 * weights.words[w];
                 step(
                     &mut weights.words[w],
                     &mut squares.words[w],
