@@ -55,6 +55,18 @@ fn names(evaluation: &Evaluation) -> Vec<&str> {
     evaluation.hits.iter().map(|h| h.name.as_str()).collect()
 }
 
+/// A rule file of tests given as (name, score, the lines that say what it
+/// matches).
+fn rule_file(tests: &[(&str, f64, &str)]) -> String {
+    let mut text = String::from("format = 1\n");
+    for (name, score, body) in tests {
+        text.push_str(&format!(
+            "\n[[test]]\nname = \"{name}\"\nscore = {score:?}\ndescription = \"d\"\n{body}\n"
+        ));
+    }
+    text
+}
+
 #[test]
 fn table_of_hits_and_scores() {
     let rules = RuleSet::parse(RULES).unwrap();
@@ -168,28 +180,12 @@ fn shipped_rules_compile_and_separate_the_halves() {
 
 #[test]
 fn any_meta_test_hits_on_one_of_its_parts() {
-    let text = r#"
-format = 1
-
-[[test]]
-name = "A"
-score = 1.0
-description = "d"
-phrases = ["alpha"]
-
-[[test]]
-name = "B"
-score = 1.0
-description = "d"
-phrases = ["beta"]
-
-[[test]]
-name = "EITHER"
-score = 0.5
-description = "d"
-any = ["A", "B"]
-"#;
-    let rules = RuleSet::parse(text).expect("rules parse");
+    let text = rule_file(&[
+        ("A", 1.0, r#"phrases = ["alpha"]"#),
+        ("B", 1.0, r#"phrases = ["beta"]"#),
+        ("EITHER", 0.5, r#"any = ["A", "B"]"#),
+    ]);
+    let rules = RuleSet::parse(&text).expect("rules parse");
     assert!(names(&rules.score(&view("", "only beta here"))).contains(&"EITHER"));
     assert!(!names(&rules.score(&view("", "neither word"))).contains(&"EITHER"));
     let missing = RuleSet::parse(&text.replace("any = [\"A\", \"B\"]", "any = [\"C\"]"))
@@ -199,22 +195,11 @@ any = ["A", "B"]
 
 #[test]
 fn none_meta_test_hits_when_no_part_does() {
-    let text = r#"
-format = 1
-
-[[test]]
-name = "A"
-score = 1.0
-description = "d"
-phrases = ["alpha"]
-
-[[test]]
-name = "NEITHER"
-score = -0.5
-description = "d"
-none = ["A"]
-"#;
-    let rules = RuleSet::parse(text).expect("rules parse");
+    let text = rule_file(&[
+        ("A", 1.0, r#"phrases = ["alpha"]"#),
+        ("NEITHER", -0.5, r#"none = ["A"]"#),
+    ]);
+    let rules = RuleSet::parse(&text).expect("rules parse");
     assert_eq!(names(&rules.score(&view("", "beta only"))), ["NEITHER"]);
     assert_eq!(names(&rules.score(&view("", "alpha here"))), ["A"]);
     let both = text.replace("none = [\"A\"]", "none = [\"A\"]\nany = [\"A\"]");
@@ -242,24 +227,19 @@ fn implied_framing_needs_a_sale_to_combine() {
 
 #[test]
 fn signature_and_postscript_scopes_read_only_their_part() {
-    let text = r#"
-format = 1
-
-[[test]]
-name = "TAGLINE"
-score = 1.0
-description = "d"
-scope = "signature"
-phrases = ["your growth partner"]
-
-[[test]]
-name = "PS"
-score = 1.0
-description = "d"
-scope = "postscript"
-phrases = ["free audit"]
-"#;
-    let rules = RuleSet::parse(text).expect("rules parse");
+    let text = rule_file(&[
+        (
+            "TAGLINE",
+            1.0,
+            "scope = \"signature\"\nphrases = [\"your growth partner\"]",
+        ),
+        (
+            "PS",
+            1.0,
+            "scope = \"postscript\"\nphrases = [\"free audit\"]",
+        ),
+    ]);
+    let rules = RuleSet::parse(&text).expect("rules parse");
     let mut signed = view("", "Hello.\nAnn\nyour growth partner\np.s. free audit");
     assert!(
         names(&rules.score(&signed)).is_empty(),
@@ -351,16 +331,12 @@ fn patterns_are_anchored_on_literals_every_match_contains() {
     assert!(anchors("(?:team|[a-z]+ing)").is_empty());
     assert!(anchors("\\d ?(?:€|usd)").is_empty());
     // Anchored or not, a pattern hits exactly where it matches.
-    let text = r#"
-format = 1
-
-[[test]]
-name = "ROLE"
-score = 1.0
-description = "d"
-patterns = ['(?-u:\b)be your (?:[a-z-]+ ){0,3}partner(?:\W|$)']
-"#;
-    let rules = RuleSet::parse(text).expect("rules parse");
+    let text = rule_file(&[(
+        "ROLE",
+        1.0,
+        r"patterns = ['(?-u:\b)be your (?:[a-z-]+ ){0,3}partner(?:\W|$)']",
+    )]);
+    let rules = RuleSet::parse(&text).expect("rules parse");
     let hit = |body: &str| names(&rules.score(&view("", body))) == ["ROLE"];
     assert!(hit("we would love to be your long-term it partner."));
     assert!(!hit("we would love to be your long-term it supplier."));
