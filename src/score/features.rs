@@ -5,12 +5,18 @@
 
 use crate::message::MessageView;
 
-/// Version of the feature extraction; stored in every model file.
-pub const FEATURES_VERSION: u32 = 1;
+/// Version of the feature extraction; stored in every model file. Version
+/// 1 had no stems; its model files are still read (see [`extract_kept`]).
+pub const FEATURES_VERSION: u32 = 2;
 
 /// Words of the body considered; the opening of a message carries the
 /// pitch, and a cap keeps huge messages cheap.
 const MAX_BODY_WORDS: usize = 1500;
+
+/// Characters kept of a long word as its stem, and how long a word must be
+/// to have one (see [`stem`]).
+const STEM_CHARS: usize = 6;
+const STEM_MIN_CHARS: usize = STEM_CHARS + 2;
 
 /// One feature present in a message, with the words it stands for (for
 /// explanations).
@@ -20,13 +26,17 @@ pub struct Feature<'a> {
     pub subject: bool,
     pub first: &'a str,
     pub second: Option<&'a str>,
+    /// `first` is the stem of a longer word, not a word.
+    pub stem: bool,
 }
 
 impl Feature<'_> {
-    /// A readable name: `team up`, or `subject:partnership`.
+    /// A readable name: `team up`, `subject:partnership`, or `zusamm*` for
+    /// a stem (written as the rule file writes a prefix).
     pub fn label(&self) -> String {
         let words = match self.second {
             Some(second) => format!("{} {second}", self.first),
+            None if self.stem => format!("{}*", self.first),
             None => self.first.to_owned(),
         };
         if self.subject {
@@ -47,18 +57,21 @@ pub fn word_value(count: usize) -> f64 {
 /// The distinct features of a message for a table of `2^bits` weights,
 /// sorted by index; of features sharing an index the first one stays.
 pub fn extract(view: &MessageView, bits: u32) -> Vec<Feature<'_>> {
-    extract_kept(view, bits, |_| true).1
+    extract_kept(view, bits, FEATURES_VERSION, |_| true).1
 }
 
-/// How many distinct features a message has for a table of `2^bits`
-/// weights, and those of them whose index `keep` accepts, sorted by index.
+/// How many distinct features of `version` a message has for a table of
+/// `2^bits` weights, and those of them whose index `keep` accepts, sorted
+/// by index.
 /// The model reads only features with a weight, a few of all: the others
 /// need counting, not keeping and sorting.
 pub fn extract_kept<'a>(
     view: &'a MessageView,
     bits: u32,
+    version: u32,
     keep: impl Fn(u32) -> bool,
 ) -> (usize, Vec<Feature<'a>>) {
+    let stems = version >= 2;
     let mask = (1u32 << bits) - 1;
     // One bit per index: clearing 32 KiB (18 bits) costs less than hashing
     // a message's few hundred indices into a set.
@@ -74,8 +87,8 @@ pub fn extract_kept<'a>(
             kept.push(feature);
         }
     };
-    add_words(&view.subject, true, usize::MAX, mask, &mut found);
-    add_words(&view.body, false, MAX_BODY_WORDS, mask, &mut found);
+    add_words(&view.subject, true, usize::MAX, stems, mask, &mut found);
+    add_words(&view.body, false, MAX_BODY_WORDS, stems, mask, &mut found);
     (count, by_index(&kept))
 }
 
@@ -95,11 +108,13 @@ fn by_index<'a>(features: &[Feature<'a>]) -> Vec<Feature<'a>> {
 }
 
 /// Calls `found` with the feature of each word of `text` (up to `limit`
-/// words) and of each pair of neighbouring words, in order.
+/// words), of each long word's stem (with `stems`) and of each pair of
+/// neighbouring words, in order.
 fn add_words<'a>(
     text: &'a str,
     subject: bool,
     limit: usize,
+    stems: bool,
     mask: u32,
     found: &mut impl FnMut(Feature<'a>),
 ) {
@@ -116,17 +131,44 @@ fn add_words<'a>(
             subject,
             first: word,
             second: None,
+            stem: false,
         });
+        if let Some(stem) = stem(word).filter(|_| stems) {
+            found(Feature {
+                index: fnv(fnv(start, b"*"), stem.as_bytes()) & mask,
+                subject,
+                first: stem,
+                second: None,
+                stem: true,
+            });
+        }
         if let Some((prev, _)) = previous {
             found(Feature {
                 index: pair & mask,
                 subject,
                 first: prev,
                 second: Some(word),
+                stem: false,
             });
         }
         previous = Some((word, single));
     }
+}
+
+/// The first [`STEM_CHARS`] characters of a word of at least
+/// [`STEM_MIN_CHARS`]: a crude stem that lets `Zusammenarbeit` and
+/// `zusammenarbeiten`, `współpraca` and `współpracy`, `partnering` and
+/// `partnership` share a feature, so inflections the corpus lacks are read
+/// like the ones it has. Short words are left alone: their stems would
+/// join unrelated words.
+fn stem(word: &str) -> Option<&str> {
+    if word.len() < STEM_MIN_CHARS {
+        return None;
+    }
+    let mut chars = word.char_indices().skip(STEM_CHARS);
+    let (cut, _) = chars.next()?;
+    chars.nth(STEM_MIN_CHARS - STEM_CHARS - 2)?;
+    Some(&word[..cut])
 }
 
 /// Words: runs of letters, digits and apostrophes inside words.
@@ -294,11 +336,34 @@ mod tests {
         let body: String = (0..2000).map(|i| format!("w{i} ")).collect();
         let v = view("", &body);
         let all = extract(&v, 24);
-        let (count, kept) = extract_kept(&v, 24, |i| i % 2 == 0);
+        let (count, kept) = extract_kept(&v, 24, FEATURES_VERSION, |i| i % 2 == 0);
         assert_eq!(count, all.len());
         assert!(all.windows(2).all(|w| w[0].index < w[1].index));
         let even: Vec<_> = all.into_iter().filter(|f| f.index % 2 == 0).collect();
         assert_eq!(kept, even);
+    }
+
+    #[test]
+    fn long_words_share_their_stem() {
+        assert_eq!(stem("zusammenarbeit"), Some("zusamm"));
+        assert_eq!(stem("współpracy"), Some("współp"));
+        assert_eq!(stem("partners"), Some("partne"));
+        // Seven characters, whatever their bytes, are too short.
+        assert_eq!(stem("partner"), None);
+        assert_eq!(stem("żółćąęś"), None);
+        assert_eq!(stem("żółćąęśń"), Some("żółćąę"));
+        let v = view("", "partnering partnership");
+        let stems: Vec<Feature> = extract(&v, 18).into_iter().filter(|f| f.stem).collect();
+        assert_eq!(stems.len(), 1, "{stems:?}");
+        assert_eq!(stems[0].label(), "partne*");
+        // A stem is not the word it spells: `partne` alone differs.
+        let short = view("", "partne");
+        let word = extract(&short, 18);
+        assert_ne!(word[0].index, stems[0].index);
+        // Version 1 had no stems.
+        let (count, old) = extract_kept(&v, 18, 1, |_| true);
+        assert_eq!(count, 3);
+        assert!(old.iter().all(|f| !f.stem));
     }
 
     #[test]

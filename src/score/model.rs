@@ -107,11 +107,11 @@ impl Model {
                 format!("format {} is not {FORMAT_VERSION}", file.format),
             ));
         }
-        if file.features != features::FEATURES_VERSION {
+        if !(1..=features::FEATURES_VERSION).contains(&file.features) {
             errors.push(model_error(
                 "features",
                 format!(
-                    "features {} is not {}",
+                    "features {} is not one this pitchfork reads (1 to {})",
                     file.features,
                     features::FEATURES_VERSION
                 ),
@@ -209,7 +209,9 @@ impl Model {
     /// `ceiling`.
     fn word_hits(&self, view: &MessageView, ceiling: f64) -> Vec<Hit> {
         let (count, found) =
-            features::extract_kept(view, self.file.hash_bits, |i| self.is_weighted(i));
+            features::extract_kept(view, self.file.hash_bits, self.file.features, |i| {
+                self.is_weighted(i)
+            });
         if count < MIN_WORD_FEATURES {
             return Vec::new();
         }
@@ -274,7 +276,7 @@ fn model_error(path: &str, reason: String) -> ConfigError {
     }
 }
 
-/// `W_TEAM_UP`, `W_S_PARTNERSHIP`: a header-safe name for a word feature
+/// `W_TEAM_UP`, `W_S_PARTNERSHIP`, `W_ZUSAMM_STEM`: a header-safe name for a word feature
 /// (ASCII letters and digits; accents dropped, other letters left out).
 fn word_test_name(feature: &features::Feature<'_>) -> String {
     let mut name = String::from(if feature.subject { "W_S" } else { "W" });
@@ -283,6 +285,9 @@ fn word_test_name(feature: &features::Feature<'_>) -> String {
         for c in word.chars().filter_map(ascii_letter) {
             name.push(c);
         }
+    }
+    if feature.stem {
+        name.push_str("_STEM");
     }
     name
 }
@@ -335,6 +340,18 @@ mod tests {
                 .reason
                 .contains("not a valid model")
         );
+    }
+
+    #[test]
+    fn reads_model_files_of_the_first_feature_version() {
+        // Trained before stems: still loaded, and read without them.
+        let mut old = file();
+        old.features = 1;
+        assert!(Model::from_file(old.clone()).is_ok());
+        old.features = 0;
+        let errors = Model::from_file(old).unwrap_err();
+        assert_eq!(errors[0].path, "features");
+        assert!(errors[0].reason.contains("1 to 2"), "{}", errors[0].reason);
     }
 
     #[test]
@@ -408,8 +425,17 @@ mod tests {
             subject: true,
             first: "współpraca",
             second: Some("дружба"),
+            stem: false,
         };
         assert_eq!(word_test_name(&feature), "W_S_WSPOLPRACA_");
+        let stem = features::Feature {
+            subject: false,
+            first: "współp",
+            second: None,
+            stem: true,
+            ..feature
+        };
+        assert_eq!(word_test_name(&stem), "W_WSPOLP_STEM");
     }
 
     #[test]
