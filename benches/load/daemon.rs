@@ -91,7 +91,12 @@ pub fn noop(
     flavor: Flavor,
     plain_tcp: bool,
 ) -> Result<Daemon, String> {
-    let (socket, endpoint) = socket(dir, "noop", transport);
+    // One socket and log per flavour: two noop milters run side by side.
+    let name = match flavor {
+        Flavor::Raw => "noop-raw",
+        Flavor::Indymilter => "noop-indymilter",
+    };
+    let (socket, endpoint) = socket(dir, name, transport);
     let exe = std::env::current_exe().map_err(|e| format!("cannot find myself: {e}"))?;
     let mut command = Command::new(exe);
     command
@@ -101,7 +106,7 @@ pub fn noop(
     if plain_tcp {
         command.arg("--plain-tcp");
     }
-    Daemon::spawn("noop", command, endpoint, dir.join("noop.log"))
+    Daemon::spawn(name, command, endpoint, dir.join(format!("{name}.log")))
 }
 
 /// A fresh directory under /tmp: unix socket paths must stay short.
