@@ -205,6 +205,20 @@ impl Daemon {
         }
     }
 
+    /// CPU time used so far, user and system, in clock ticks (fields 14
+    /// and 15 of `/proc/PID/stat`; 100 per second on Linux).
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // The command name may hold spaces: count fields after its `)`.
+        let fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        fields
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
+    }
+
     /// Resets the peak (`VmHWM`) to the current RSS (Linux `clear_refs`).
     pub fn reset_peak(&self) -> Result<(), String> {
         fs::write(format!("/proc/{}/clear_refs", self.pid()), "5")

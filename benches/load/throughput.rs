@@ -72,6 +72,8 @@ struct Measured {
     rates: Vec<f64>,
     tally: Tally,
     peak_kib: u64,
+    /// CPU the milter process used over its runs, in clock ticks.
+    cpu_ticks: u64,
 }
 
 impl Measured {
@@ -80,9 +82,19 @@ impl Measured {
             rates: Vec::new(),
             tally: Tally::default(),
             peak_kib: 0,
+            cpu_ticks: 0,
         }
     }
+
+    /// CPU µs the milter process spent per message (user and system).
+    fn cpu_per_message(&self) -> f64 {
+        let seconds = self.cpu_ticks as f64 / TICKS_PER_SECOND;
+        1e6 * seconds / self.tally.messages().max(1) as f64
+    }
 }
+
+/// Clock ticks of `/proc/PID/stat` per second (`USER_HZ`, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
 
 pub fn run(options: &Options) -> Result<(), String> {
     let mails = corpus::load(&options.corpus, options.min_size, options.max_size)?;
@@ -182,7 +194,9 @@ fn level(
     for round in 0..rounds.max(1) {
         for k in 0..milters.len() {
             let i = (round + k) % milters.len();
+            let before = milters[i].cpu_ticks();
             let (tally, elapsed) = runtime.block_on(drive::run(plan, &milters[i].endpoint, limits));
+            figures[i].cpu_ticks += milters[i].cpu_ticks().saturating_sub(before);
             figures[i]
                 .rates
                 .push(stats::rate(tally.messages(), elapsed));
@@ -274,6 +288,10 @@ fn print_header(options: &Options) {
     }
     head.push_str(" p50 ms | p90 ms | p99 ms | max ms | errors | scored | RSS MiB |");
     rule.push_str("---:|---:|---:|---:|---:|---:|---:|");
+    for name in references.iter().map(String::as_str).chain(["pitchfork"]) {
+        head.push_str(&format!(" {name} CPU µs/msg |"));
+        rule.push_str("---:|");
+    }
     println!("{head}\n{rule}");
 }
 
@@ -302,6 +320,9 @@ fn print_row(concurrency: usize, mut figures: Vec<Measured>) {
         pitchfork.tally.messages(),
         pitchfork.peak_kib as f64 / 1024.0
     ));
+    for figure in figures.iter().chain([&pitchfork]) {
+        row.push_str(&format!(" {:.0} |", figure.cpu_per_message()));
+    }
     println!("{row}");
     for figure in figures.iter().chain([&pitchfork]) {
         for sample in &figure.tally.error_samples {
