@@ -124,8 +124,12 @@ pub fn run(options: &Options) -> Result<(), String> {
             level(&runtime, &plan, &daemons, limits, options.rounds),
         );
     }
-    let trouble =
-        |l: &&str| (l.contains("WARN") || l.contains("ERROR")) && !l.contains("allow_root");
+    // The level is the second field of a log line (after the time): test
+    // names such as `W_ERROR_PLEASE` in an INFO line are not trouble.
+    let trouble = |l: &&str| {
+        let level = l.split_whitespace().nth(1).unwrap_or("");
+        matches!(level, "WARN" | "ERROR") && !l.contains("allow_root")
+    };
     let log = milters.last().map(Daemon::log_text).unwrap_or_default();
     if let Some(line) = log.lines().find(trouble) {
         println!("\npitchfork logged a problem, e.g.: {line}");

@@ -9,7 +9,7 @@ use crate::config::ConfigError;
 use aho_corasick::{
     Input, Match, MatchKind,
     automaton::{Automaton, OverlappingState},
-    dfa::DFA,
+    nfa::contiguous::NFA,
 };
 use regex::Regex;
 use regex_syntax::hir::{Hir, HirKind};
@@ -125,7 +125,7 @@ pub struct RuleSet {
     pub categories: Categories,
     /// The rule phrases, then the category phrases: one automaton, so a
     /// message is searched once for both.
-    pub(super) phrases: DFA,
+    pub(super) phrases: NFA,
     /// Of each rule phrase; the category phrases come after these.
     pub(super) phrase_info: Vec<PhraseInfo>,
     /// Each searched on its own: a handful of patterns, each with a
@@ -416,24 +416,28 @@ fn anchors(hir: &Hir) -> Option<Vec<String>> {
     }
 }
 
-/// The automaton for a list of phrases. A DFA used through its own type:
-/// overlapping search over every message is the hottest loop of scoring,
-/// and `AhoCorasick`'s default (an NFA for this many phrases, called
-/// through a trait object) was several times slower. Built once per load.
-pub(super) fn phrase_automaton(phrases: &[String]) -> Result<DFA, aho_corasick::BuildError> {
-    DFA::builder()
+/// The automaton for a list of phrases: a contiguous NFA, used through its
+/// own type (overlapping search over every message is the hottest loop of
+/// scoring; `AhoCorasick` calls its automaton through a trait object). Its
+/// states four bytes deep are dense, as a DFA's, and the deeper ones,
+/// visited far less, sparse. For ~1,800 phrases it is a few hundred KB
+/// where a DFA is 8 MB: 6 MiB less RSS for 2–3 % more scoring time.
+/// Built once per load.
+pub(super) fn phrase_automaton(phrases: &[String]) -> Result<NFA, aho_corasick::BuildError> {
+    NFA::builder()
         .match_kind(MatchKind::Standard)
+        .dense_depth(4)
         .build(phrases)
 }
 
 /// Calls `found` with every match of the phrases in `text`, overlapping
 /// ones included, in order of their end.
-pub(super) fn each_match(phrases: &DFA, text: &str, mut found: impl FnMut(Match)) {
+pub(super) fn each_match(phrases: &NFA, text: &str, mut found: impl FnMut(Match)) {
     let input = Input::new(text);
     let mut state = OverlappingState::start();
     loop {
-        // Only a DFA built with a size limit or a start-kind restriction
-        // can fail; ours has neither.
+        // Fails only for leftmost match semantics or an automaton
+        // without unanchored search; ours has neither.
         if phrases.try_find_overlapping(&input, &mut state).is_err() {
             return;
         }
