@@ -421,8 +421,9 @@ fn anchors(hir: &Hir) -> Option<Vec<String>> {
 /// scoring; `AhoCorasick` calls its automaton through a trait object). Its
 /// states four bytes deep are dense, as a DFA's, and the deeper ones,
 /// visited far less, sparse. For ~1,800 phrases it is a few hundred KB
-/// where a DFA is 8 MB: 6 MiB less RSS for 2–3 % more scoring time.
-/// Built once per load.
+/// where a DFA is 8 MB: 6 MiB less RSS, which keeps 1,000 connections
+/// under 60 MB, for 2 % (the project's corpus) to 12 % (longer real mail)
+/// more scoring time. Built once per load.
 pub(super) fn phrase_automaton(phrases: &[String]) -> Result<NFA, aho_corasick::BuildError> {
     NFA::builder()
         .match_kind(MatchKind::Standard)
