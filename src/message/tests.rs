@@ -38,7 +38,7 @@ fn a_reply_in_a_thread_reads_the_subject_with_the_history() {
     let view = MessageView::parse(raw, false);
     assert_eq!(view.subject, "");
     assert!(
-        view.quoted.starts_with("re: partnership opportunity "),
+        view.quoted.starts_with("Re: Partnership opportunity\n"),
         "{}",
         view.quoted
     );
@@ -284,7 +284,7 @@ fn view_carries_quoted_signature_and_postscript() {
     );
     assert_eq!(
         view.quoted,
-        "re: intro on mon, bob <b@x.com> wrote: > can we partner?"
+        "Re: intro\nOn Mon, Bob <b@x.com> wrote:\n> Can we partner?"
     );
     assert_eq!(view.signature, "ann partnerships manager");
     assert_eq!(view.postscript, "p.s. see you monday.");
@@ -308,7 +308,7 @@ fn html_body_is_split_like_plain_text() {
     assert_eq!(view.body, "no thanks.");
     assert_eq!(
         view.quoted,
-        "> on mon, bob wrote: > we would like to partner"
+        "> On Mon, Bob wrote:\n> We would like to partner"
     );
 }
 
