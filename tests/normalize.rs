@@ -15,7 +15,9 @@ fn described(view: &MessageView) -> String {
         "body: {}\nquoted: {}\nsignature: {}\npostscript: {}\n\
          obfuscated: {}\nhidden_text: {}\ntracking_pixel: {}\n",
         view.body,
-        view.quoted,
+        // Kept as written in the view (nothing scores it); shown
+        // normalised, as the other parts are.
+        normalize(&view.quoted),
         view.signature,
         view.postscript,
         facts.obfuscated,
