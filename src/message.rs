@@ -106,7 +106,7 @@ pub struct MessageView {
     /// quotes their own earlier message (see [`Facts::quotes_self`]).
     pub body: String,
     /// Quoted replies (`> …`, `On … wrote:`) and forwarded or original
-    /// messages: the first 32 KiB, one line per line, as written. No test
+    /// messages: the first 32 KiB, one line per line, as written. No rule
     /// reads it, so it is not normalised (that cost 4 % of scoring on real
     /// mail, where replies carry long histories).
     pub quoted: String,

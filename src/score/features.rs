@@ -133,7 +133,7 @@ fn add_words<'a>(
             second: None,
             stem: false,
         });
-        if let Some(stem) = stem(word).filter(|_| stems) {
+        if stems && let Some(stem) = stem(word) {
             found(Feature {
                 index: fnv(fnv(start, b"*"), stem.as_bytes()) & mask,
                 subject,
@@ -162,12 +162,12 @@ fn add_words<'a>(
 /// like the ones it has. Short words are left alone: their stems would
 /// join unrelated words.
 fn stem(word: &str) -> Option<&str> {
+    // Fewer bytes than characters needed: too short, without a walk.
     if word.len() < STEM_MIN_CHARS {
         return None;
     }
-    let mut chars = word.char_indices().skip(STEM_CHARS);
-    let (cut, _) = chars.next()?;
-    chars.nth(STEM_MIN_CHARS - STEM_CHARS - 2)?;
+    word.char_indices().nth(STEM_MIN_CHARS - 1)?;
+    let (cut, _) = word.char_indices().nth(STEM_CHARS)?;
     Some(&word[..cut])
 }
 

@@ -276,8 +276,9 @@ fn model_error(path: &str, reason: String) -> ConfigError {
     }
 }
 
-/// `W_TEAM_UP`, `W_S_PARTNERSHIP`, `W_ZUSAMM_STEM`: a header-safe name for a word feature
-/// (ASCII letters and digits; accents dropped, other letters left out).
+/// `W_TEAM_UP`, `W_S_PARTNERSHIP`, `W_ZUSAMM_STEM`: a header-safe name for
+/// a word feature (ASCII letters and digits; accents dropped, other letters
+/// left out).
 fn word_test_name(feature: &features::Feature<'_>) -> String {
     let mut name = String::from(if feature.subject { "W_S" } else { "W" });
     for word in std::iter::once(feature.first).chain(feature.second) {
