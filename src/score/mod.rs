@@ -167,7 +167,10 @@ impl RuleSet {
                     return;
                 }
                 let Some(&info) = self.phrase_info.get(id) else {
-                    categories[id - self.phrase_info.len()] = true;
+                    // Where a word begins: `rpo` is not in `corporate`.
+                    if at_word_boundaries(text, m.start(), m.end(), true) {
+                        categories[id - self.phrase_info.len()] = true;
+                    }
                     return;
                 };
                 if evidence[info.test].is_some() || !in_scope(&self.tests[info.test], scope) {

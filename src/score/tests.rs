@@ -342,3 +342,19 @@ fn patterns_are_anchored_on_literals_every_match_contains() {
     assert!(!hit("we would love to be your long-term it supplier."));
     assert!(!hit("partner programme: be your own boss"));
 }
+
+#[test]
+fn category_phrases_count_where_a_word_begins() {
+    let rules = RuleSet::parse(&format!(
+        "{RULES}\n[[category]]\nname = \"recruiting\"\nphrases = [\"rpo\", \"hire\"]\n\
+         [[category]]\nname = \"seo-links\"\nphrases = [\"seo\"]\n"
+    ))
+    .unwrap();
+    let category = |body| rules.score(&view("hello", body)).category;
+    // `rpo` inside `corporate` is no phrase of recruiting; `seo` starts
+    // a word.
+    assert_eq!(category("our corporate seo package"), "seo-links");
+    // A phrase may begin a longer word: `hire` in `hires`.
+    assert_eq!(category("we source hires, rpo and seo"), "recruiting");
+    assert_eq!(category("a corporate leasehire plan"), "other");
+}
