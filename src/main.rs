@@ -57,6 +57,11 @@ enum Command {
         /// Folders of legitimate mail (repeatable).
         #[arg(long, required = true)]
         legit: Vec<PathBuf>,
+        /// A labels file with `path` and `category` columns (tab-separated,
+        /// paths relative to it): its pitches also train the category
+        /// model.
+        #[arg(long)]
+        categories: Option<PathBuf>,
         /// Where to write the model.
         #[arg(long, default_value = "model.json")]
         out: PathBuf,
@@ -172,8 +177,12 @@ fn main() -> ExitCode {
             ExitCode::from(status)
         }
         Command::Train {
-            pitch, legit, out, ..
-        } => match commands::train::run(&engine, &pitch, &legit, &out) {
+            pitch,
+            legit,
+            categories,
+            out,
+            ..
+        } => match commands::train::run(&engine, &pitch, &legit, categories.as_deref(), &out) {
             Ok(()) => ExitCode::from(EXIT_OK),
             Err(e) => {
                 eprintln!("pitchfork: {e:#}");

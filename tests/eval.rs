@@ -79,7 +79,8 @@ fn train_writes_a_loadable_versioned_model() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let text = std::fs::read_to_string(&model).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(json["format"], 1);
+    assert_eq!(json["format"], 2);
+    assert!(json.get("categories").is_none(), "no --categories: {text}");
     assert_eq!(json["trained"]["pitch"], 1);
     assert_eq!(json["trained"]["legit"], 1);
     let config = dir.path().join("pitchfork.toml");
@@ -108,4 +109,46 @@ fn train_refuses_an_empty_class() {
     ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("at least one pitch"));
+}
+
+#[test]
+fn train_reads_categories_and_names_a_bad_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = dir.path().join("labels.tsv");
+    let eval = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/eval");
+    let train = |labels_text: &str| {
+        std::fs::write(&labels, labels_text).unwrap();
+        pitchfork(&[
+            "train",
+            "--pitch",
+            "tests/eval/pitch.eml",
+            "--legit",
+            "tests/eval/clean.eml",
+            "--categories",
+            labels.to_str().unwrap(),
+            "--out",
+            dir.path().join("m.json").to_str().unwrap(),
+        ])
+    };
+    let pitch = eval.join("pitch.eml");
+    let output = train(&format!("path\tcategory\n{}\tspam\n", pitch.display()));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 2: `spam` is not one of"), "{stderr}");
+    let output = train("path\tlabel\n");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`category` columns"));
+    // A file naming none of the pitches trains nothing of categories: an
+    // error, not a model that silently lacks them.
+    let output = train("path\tcategory\nother.eml\trecruiting\n");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no pitch"));
+    // One category alone is no choice to learn: the model has none.
+    let output = train(&format!(
+        "path\tcategory\n{}\trecruiting\n",
+        pitch.display()
+    ));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = std::fs::read_to_string(dir.path().join("m.json")).unwrap();
+    assert!(!text.contains("categories"));
 }

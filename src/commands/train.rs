@@ -3,35 +3,62 @@
 
 use crate::{
     engine::Engine,
-    score::train::{Options, Sample, train},
+    score::{
+        category::NAMES,
+        train::{Options, Sample, train},
+    },
     session::Session,
 };
 use anyhow::Context as _;
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
 
 /// Reads every message under `pitch` and `legit` (in that order, each in
-/// name order), fits a model and writes it to `out`.
+/// name order), fits a model and writes it to `out`. With `categories`, a
+/// labels file with `path` and `category` columns, the pitches it names
+/// also train the category model.
 pub fn run(
     engine: &Engine,
     pitch: &[PathBuf],
     legit: &[PathBuf],
+    categories: Option<&Path>,
     out: &Path,
 ) -> anyhow::Result<()> {
     let options = Options {
         flag: engine.config.thresholds.flag,
         ..Options::default()
     };
+    let given = categories.is_some();
+    let categories = match categories {
+        Some(file) => read_categories(file)
+            .with_context(|| format!("cannot read categories from {}", file.display()))?,
+        None => HashMap::new(),
+    };
     let mut samples = Vec::new();
+    let mut categorised = 0;
     for (dirs, is_pitch) in [(pitch, true), (legit, false)] {
         for dir in dirs {
-            super::for_each_message(dir, &mut |_, raw| {
+            super::for_each_message(dir, &mut |name, raw| {
                 let view = Session::from_bytes(raw, engine.config.max_scan_bytes).view();
-                samples.push(Sample::new(&engine.rules, &view, is_pitch, &options));
+                let sample = Sample::new(&engine.rules, &view, is_pitch, &options);
+                let category = std::fs::canonicalize(name)
+                    .ok()
+                    .and_then(|path| categories.get(&path))
+                    .filter(|_| is_pitch)
+                    .and_then(|name| sample.clone().with_category(name));
+                categorised += usize::from(category.is_some());
+                samples.push(category.unwrap_or(sample));
                 Ok(())
             })
             .with_context(|| format!("cannot read {}", dir.display()))?;
         }
     }
+    anyhow::ensure!(
+        !given || categorised > 0,
+        "no pitch under the --pitch folders has a category in the --categories file"
+    );
     let model = train(&samples, &engine.rules, &options);
     anyhow::ensure!(
         model.trained.pitch > 0 && model.trained.legit > 0,
@@ -49,5 +76,50 @@ pub fn run(
         model.words.len(),
         out.display()
     );
+    if let Some(c) = &model.categories {
+        eprintln!(
+            "categories from {categorised} pitches: {} ({} word features)",
+            c.names.join(", "),
+            c.words.len()
+        );
+    }
     Ok(())
+}
+
+/// The category of each pitch a labels file names (by its canonical path;
+/// paths are relative to the file). The first line names the columns,
+/// `path` and `category` among them; `-` or an empty field is no category.
+fn read_categories(file: &Path) -> anyhow::Result<HashMap<PathBuf, String>> {
+    let text = std::fs::read_to_string(file)?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut lines = text.lines().enumerate();
+    let header: Vec<&str> = lines
+        .next()
+        .map(|(_, line)| line.split('\t').collect())
+        .unwrap_or_default();
+    let column = |name: &str| header.iter().position(|c| *c == name);
+    let (Some(path_at), Some(category_at)) = (column("path"), column("category")) else {
+        anyhow::bail!("line 1: expected a header with `path` and `category` columns");
+    };
+    let mut categories = HashMap::new();
+    for (i, line) in lines.filter(|(_, line)| !line.trim().is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let (Some(path), Some(category)) = (fields.get(path_at), fields.get(category_at)) else {
+            anyhow::bail!("line {}: fewer columns than the header", i + 1);
+        };
+        if matches!(*category, "" | "-") {
+            continue;
+        }
+        anyhow::ensure!(
+            NAMES.contains(category),
+            "line {}: `{category}` is not one of {}",
+            i + 1,
+            NAMES.join(", ")
+        );
+        // A path that does not exist names no message read here.
+        if let Ok(path) = std::fs::canonicalize(base.join(path)) {
+            categories.insert(path, (*category).to_owned());
+        }
+    }
+    Ok(categories)
 }

@@ -1,11 +1,18 @@
 //! The kind of pitch, for `X-Pitchfork-Category`: users route recruiters
-//! and agencies differently. Each category is a list of phrases in the rule
-//! file; the one with the most distinct phrases in the message wins. The
-//! phrases are searched by the rules' automaton, in the same pass as the
-//! rule phrases (see `RuleSet::score`).
+//! and agencies differently.
+//!
+//! A model file trained with categories decides it from the message's word
+//! features ([`Learned`]). Without one, each category is a list of phrases
+//! in the rule file and the one with the most distinct phrases in the
+//! message wins; the phrases are searched by the rules' automaton, in the
+//! same pass as the rule phrases (see `RuleSet::score`).
 
 use crate::config::ConfigError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::{
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+};
 
 /// The categories a rule file may name; anything else is `other`.
 pub const NAMES: [&str; 9] = [
@@ -90,6 +97,145 @@ impl Categories {
     }
 }
 
+/// The category part of a model file: a softmax regression over the word
+/// features of the pitch model, fitted on pitches labelled with their
+/// category (see `pitchfork train --categories`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryWeights {
+    /// The categories it tells apart, each one of [`NAMES`].
+    pub names: Vec<String>,
+    /// The bias of each category.
+    pub bias: Vec<f64>,
+    /// Word features with a weight, as `[index, [weight of each category]]`,
+    /// by index.
+    pub words: Vec<(u32, Vec<f64>)>,
+}
+
+/// Learned category weights, ready to use.
+#[derive(Clone, Debug)]
+pub struct Learned {
+    names: Vec<&'static str>,
+    bias: Vec<f32>,
+    /// The row of each weighted feature in `weights`.
+    rows: HashMap<u32, usize, BuildHasherDefault<IndexHasher>>,
+    /// One weight for each category, row after row.
+    weights: Vec<f32>,
+}
+
+impl Learned {
+    /// Checks the category part of a model file whose word table has
+    /// `2^hash_bits` indices; `max_weight` bounds every number.
+    pub fn new(
+        file: &CategoryWeights,
+        hash_bits: u32,
+        max_weight: f64,
+    ) -> Result<Self, Vec<ConfigError>> {
+        let error = |path: String, reason: String| ConfigError {
+            path: format!("categories.{path}"),
+            reason,
+        };
+        let mut errors = Vec::new();
+        let mut names = Vec::new();
+        for (i, name) in file.names.iter().enumerate() {
+            match NAMES.iter().find(|n| **n == name) {
+                Some(n) if !names.contains(n) => names.push(*n),
+                Some(_) => errors.push(error(format!("names[{i}]"), format!("`{name}` twice"))),
+                None => errors.push(error(
+                    format!("names[{i}]"),
+                    format!("`{name}` is not one of {}", NAMES.join(", ")),
+                )),
+            }
+        }
+        if names.len() < 2 {
+            errors.push(error(
+                "names".into(),
+                "needs at least two categories".into(),
+            ));
+        }
+        let bounded = |w: &f64| w.is_finite() && w.abs() <= max_weight;
+        if file.bias.len() != file.names.len() || !file.bias.iter().all(bounded) {
+            errors.push(error(
+                "bias".into(),
+                "needs one weight for each name".into(),
+            ));
+        }
+        let mut rows = HashMap::with_capacity_and_hasher(file.words.len(), Default::default());
+        let mut weights = Vec::with_capacity(file.words.len() * file.names.len());
+        for (i, (index, row)) in file.words.iter().enumerate() {
+            if *index >> hash_bits != 0 {
+                errors.push(error(
+                    format!("words[{i}]"),
+                    format!("index {index} out of range"),
+                ));
+            } else if row.len() != file.names.len() || !row.iter().all(bounded) {
+                errors.push(error(
+                    format!("words[{i}]"),
+                    "needs one weight for each name".into(),
+                ));
+            } else if rows.insert(*index, rows.len()).is_some() {
+                errors.push(error(format!("words[{i}]"), format!("index {index} twice")));
+            } else {
+                weights.extend(row.iter().map(|&w| w as f32));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            names,
+            bias: file.bias.iter().map(|&b| b as f32).collect(),
+            rows,
+            weights,
+        })
+    }
+
+    /// The feature indices with a weight.
+    pub fn indices(&self) -> impl Iterator<Item = u32> + '_ {
+        self.rows.keys().copied()
+    }
+
+    /// The most likely category of a message with these word features,
+    /// each of `value` (see `features::word_value`). Ties go to the earlier
+    /// name.
+    pub fn pick(&self, features: impl Iterator<Item = u32>, value: f64) -> &'static str {
+        let k = self.names.len();
+        let mut sums = vec![0.0f64; k];
+        for row in features.filter_map(|f| self.rows.get(&f)) {
+            let weights = &self.weights[row * k..(row + 1) * k];
+            sums.iter_mut()
+                .zip(weights)
+                .for_each(|(sum, &w)| *sum += f64::from(w));
+        }
+        let logit = |i: usize| f64::from(self.bias[i]) + sums[i] * value;
+        let best = (1..k).fold(0, |best, i| if logit(i) > logit(best) { i } else { best });
+        self.names[best]
+    }
+}
+
+/// Hashes a feature index, already a hash, by one multiplication: a
+/// message asks the table for each of its few hundred features, and the
+/// standard hasher, built to resist chosen keys, costs several times more.
+/// Every index in the table is fixed by the model file, not by mail.
+#[derive(Default)]
+struct IndexHasher(u64);
+
+impl Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +282,55 @@ mod tests {
             "seo-links"
         );
         assert_eq!(classify(&c, "nothing here"), "other");
+    }
+
+    fn weights() -> CategoryWeights {
+        CategoryWeights {
+            names: vec!["recruiting".into(), "seo-links".into(), "other".into()],
+            bias: vec![0.0, 0.0, 0.5],
+            words: vec![(3, vec![2.0, -1.0, 0.0]), (9, vec![-1.0, 3.0, 0.0])],
+        }
+    }
+
+    #[test]
+    fn learned_categories_follow_the_weighted_features() {
+        let learned = Learned::new(&weights(), 4, 1e6).unwrap();
+        let mut indices: Vec<u32> = learned.indices().collect();
+        indices.sort_unstable();
+        assert_eq!(indices, [3, 9]);
+        assert_eq!(learned.pick([3, 5].into_iter(), 1.0), "recruiting");
+        assert_eq!(learned.pick([9].into_iter(), 1.0), "seo-links");
+        // Features without a weight leave the bias to decide; a small
+        // value (a long message) weakens each word.
+        assert_eq!(learned.pick([5].into_iter(), 1.0), "other");
+        assert_eq!(learned.pick([3].into_iter(), 0.1), "other");
+    }
+
+    #[test]
+    fn learned_categories_are_checked_with_their_paths() {
+        let mut bad = weights();
+        bad.names[1] = "spam".into();
+        bad.names[2] = "recruiting".into();
+        bad.bias.pop();
+        bad.words[0].1.pop();
+        bad.words[1].0 = 16;
+        let errors = Learned::new(&bad, 4, 1e6).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "categories.names[1]",
+                "categories.names[2]",
+                "categories.names",
+                "categories.bias",
+                "categories.words[0]",
+                "categories.words[1]"
+            ]
+        );
+        let mut overflowing = weights();
+        overflowing.words[1].1[0] = f64::INFINITY;
+        let errors = Learned::new(&overflowing, 4, 1e6).unwrap_err();
+        assert_eq!(errors[0].path, "categories.words[1]");
     }
 
     #[test]

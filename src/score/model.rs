@@ -4,7 +4,11 @@
 //! contribution stays a named test in the explanation and the score is
 //! their sum.
 
-use super::{Evaluation, Hit, features};
+use super::{
+    Evaluation, Hit,
+    category::{CategoryWeights, Learned},
+    features,
+};
 use crate::{config::ConfigError, message::MessageView};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -12,8 +16,9 @@ use std::collections::BTreeMap;
 /// The model shipped with pitchfork, built into the binary.
 pub const DEFAULT_MODEL: &str = include_str!("../../config/model.json");
 
-/// The model-file format this build reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The model-file format this build writes. It reads format 1 too, which
+/// had no categories.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Largest weight a model file may hold: far beyond anything training
 /// makes, and small enough that sums stay finite in `f32` and `f64`.
@@ -51,20 +56,41 @@ pub struct ModelFile {
     pub text_gate: Vec<Vec<String>>,
     /// Learned points of each named test seen often enough in training.
     pub rules: BTreeMap<String, f64>,
+    /// The category model, when the pitches were trained with categories
+    /// (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<CategoryWeights>,
     /// Non-zero word-feature weights as `[index, weight]`, by index.
     pub words: Vec<(u32, f64)>,
 }
 
 impl ModelFile {
-    /// The file as written to disk: readable JSON, one word weight per
+    /// The file as written to disk: readable JSON, one word feature per
     /// line, so that a retrained model diffs well.
     pub fn to_json(&self) -> String {
         let mut head = self.clone();
         head.words = Vec::new();
+        head.categories = None;
         let head = serde_json::to_string_pretty(&head).expect("a model serialises");
         let head = head.trim_end().trim_end_matches('}').trim_end();
         let head = head.strip_suffix("\"words\": []").unwrap_or(head);
         let mut out = String::from(head);
+        if let Some(categories) = &self.categories {
+            out.push_str(&format!(
+                "\"categories\": {{\n    \"names\": {},\n    \"bias\": {},\n    \"words\": [",
+                compact(&categories.names),
+                compact(&categories.bias)
+            ));
+            for (i, row) in categories.words.iter().enumerate() {
+                let comma = if i + 1 < categories.words.len() {
+                    ","
+                } else {
+                    ""
+                };
+                out.push_str(&format!("\n      {}{comma}", compact(row)));
+            }
+            out.push_str("\n    ]\n  },\n  ");
+        }
         out.push_str("\"words\": [");
         for (i, (index, weight)) in self.words.iter().enumerate() {
             let comma = if i + 1 < self.words.len() { "," } else { "" };
@@ -75,14 +101,23 @@ impl ModelFile {
     }
 }
 
+/// One line of JSON.
+fn compact(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("a model serialises")
+}
+
 /// A loaded model, ready to score.
 #[derive(Clone, Debug)]
 pub struct Model {
+    /// The file it was read from, without its category model (see
+    /// `categories`).
     pub file: ModelFile,
     words: Vec<f32>,
-    /// One bit per index of `words`, set where the weight is not zero: a
-    /// table 32 times smaller to ask first, which stays in cache.
+    /// One bit per index of `words`, set where the weight is not zero or
+    /// the category model weighs the feature: a table 32 times smaller to
+    /// ask first, which stays in cache.
     weighted: Vec<u64>,
+    categories: Option<Learned>,
 }
 
 impl Model {
@@ -99,13 +134,18 @@ impl Model {
     }
 
     /// Checks a model and expands its word weights into a table.
-    pub fn from_file(file: ModelFile) -> Result<Self, Vec<ConfigError>> {
+    pub fn from_file(mut file: ModelFile) -> Result<Self, Vec<ConfigError>> {
         let mut errors = Vec::new();
-        if file.format != FORMAT_VERSION {
+        if !(1..=FORMAT_VERSION).contains(&file.format) {
             errors.push(model_error(
                 "format",
-                format!("format {} is not {FORMAT_VERSION}", file.format),
+                format!(
+                    "format {} is not one this pitchfork reads (1 to {FORMAT_VERSION})",
+                    file.format
+                ),
             ));
+        } else if file.format == 1 && file.categories.is_some() {
+            errors.push(model_error("categories", "needs format 2 or later".into()));
         }
         if !(1..=features::FEATURES_VERSION).contains(&file.features) {
             errors.push(model_error(
@@ -154,8 +194,23 @@ impl Model {
                 None => errors.push(model_error("words", format!("index {index} out of range"))),
             }
         }
+        // Kept only as the table built from it: a row a `Vec` would hold
+        // most of a megabyte for the life of the daemon.
+        let categories = match file.categories.take() {
+            Some(c) => match Learned::new(&c, file.hash_bits, MAX_WEIGHT) {
+                Ok(learned) => Some(learned),
+                Err(e) => {
+                    errors.extend(e);
+                    None
+                }
+            },
+            None => None,
+        };
         let mut weighted = vec![0u64; words.len().div_ceil(64)];
-        for (i, _) in words.iter().enumerate().filter(|(_, w)| **w != 0.0) {
+        let category_indices = categories.iter().flat_map(Learned::indices);
+        let weighted_indices = (0u32..).zip(&words).filter(|(_, w)| **w != 0.0);
+        for i in weighted_indices.map(|(i, _)| i).chain(category_indices) {
+            let i = i as usize;
             weighted[i / 64] |= 1 << (i % 64);
         }
         if errors.is_empty() {
@@ -163,6 +218,7 @@ impl Model {
                 file,
                 words,
                 weighted,
+                categories,
             })
         } else {
             Err(errors)
@@ -174,7 +230,8 @@ impl Model {
         f64::from(self.words[index as usize])
     }
 
-    /// Whether a word feature has a weight other than zero.
+    /// Whether a word feature has a weight other than zero, in the pitch
+    /// model or the category model.
     #[inline]
     fn is_weighted(&self, index: u32) -> bool {
         let index = index as usize;
@@ -183,7 +240,8 @@ impl Model {
 
     /// Re-scores a rule evaluation: tests seen in training take their learned
     /// weight, the others keep the rule file's; the words add `TEXT_MODEL`
-    /// and up to three named `W_…` tests.
+    /// and up to three named `W_…` tests. The category model, if there is
+    /// one, decides the category.
     pub fn rescore(&self, evaluation: Evaluation, view: &MessageView) -> Evaluation {
         let open = gate_open(&self.file.text_gate, &evaluation.hits);
         let mut hits: Vec<Hit> = evaluation
@@ -197,25 +255,34 @@ impl Model {
                 None => hit,
             })
             .collect();
-        hits.extend(self.word_hits(view, if open { self.file.text_cap } else { 0.0 }));
-        hits.retain(|hit| hit.score != 0.0);
-        Evaluation {
-            category: evaluation.category,
-            ..super::sorted_evaluation(hits)
-        }
-    }
-
-    /// The words' contributions, their sum held within `-text_cap` and
-    /// `ceiling`.
-    fn word_hits(&self, view: &MessageView, ceiling: f64) -> Vec<Hit> {
         let (count, found) =
             features::extract_kept(view, self.file.hash_bits, self.file.features, |i| {
                 self.is_weighted(i)
             });
+        // Too few words: the model abstains, on the score and the category.
         if count < MIN_WORD_FEATURES {
-            return Vec::new();
+            hits.retain(|hit| hit.score != 0.0);
+            return Evaluation {
+                category: evaluation.category,
+                ..super::sorted_evaluation(hits)
+            };
         }
         let value = features::word_value(count);
+        hits.extend(self.word_hits(&found, value, if open { self.file.text_cap } else { 0.0 }));
+        hits.retain(|hit| hit.score != 0.0);
+        let category = match &self.categories {
+            Some(learned) => learned.pick(found.iter().map(|f| f.index), value),
+            None => evaluation.category,
+        };
+        Evaluation {
+            category,
+            ..super::sorted_evaluation(hits)
+        }
+    }
+
+    /// The contributions of the word features `found`, each of `value`,
+    /// their sum held within `-text_cap` and `ceiling`.
+    fn word_hits(&self, found: &[features::Feature<'_>], value: f64, ceiling: f64) -> Vec<Hit> {
         let mut contributions: Vec<(f64, &features::Feature<'_>)> = found
             .iter()
             .map(|f| (self.word_weight(f.index) * value, f))
@@ -324,7 +391,16 @@ mod tests {
             text_cap: 3.0,
             text_gate: vec![vec!["FRAMING".into()]],
             rules: BTreeMap::from([("FRAMING".to_owned(), 3.0)]),
+            categories: None,
             words: Vec::new(),
+        }
+    }
+
+    fn categories() -> CategoryWeights {
+        CategoryWeights {
+            names: vec!["recruiting".into(), "seo-links".into()],
+            bias: vec![0.0, 0.0],
+            words: vec![(1, vec![-1.0, 1.0])],
         }
     }
 
@@ -336,6 +412,7 @@ mod tests {
         let errors = Model::from_file(bad).unwrap_err();
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["format", "features"]);
+        assert!(errors[0].reason.contains("1 to 2"), "{}", errors[0].reason);
         assert!(
             Model::parse("{}").unwrap_err()[0]
                 .reason
@@ -457,6 +534,43 @@ mod tests {
         let back: ModelFile = serde_json::from_str(&text).unwrap();
         assert_eq!(back, model_file);
         assert!(text.contains("\n    [7, -1.25]\n  ]"), "{text}");
+        assert!(!text.contains("categories"), "{text}");
+        model_file.categories = Some(categories());
+        let text = model_file.to_json();
+        let back: ModelFile = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, model_file);
+        assert!(text.contains("\n      [1,[-1.0,1.0]]\n    ]"), "{text}");
+    }
+
+    #[test]
+    fn the_category_model_picks_the_category_and_needs_format_2() {
+        let mut model_file = file();
+        model_file.categories = Some(categories());
+        let model = Model::from_file(model_file.clone()).unwrap();
+        let rules = super::super::RuleSet::builtin();
+        // `seo` for the phrases, but the learned weights decide.
+        let body = "we do seo work for companies like yours and would love to talk";
+        let v = MessageView {
+            body: crate::message::normalize(body),
+            ..MessageView::default()
+        };
+        let by_rules = rules.score(&v);
+        assert_eq!(by_rules.category, "seo-links");
+        let index = features::extract(&v, 10)[0].index;
+        let mut weighted = model_file.clone();
+        let c = weighted.categories.as_mut().unwrap();
+        c.words = vec![(index, vec![1.0, -1.0])];
+        let model_recruiting = Model::from_file(weighted).unwrap();
+        assert_eq!(
+            model_recruiting.rescore(by_rules.clone(), &v).category,
+            "recruiting"
+        );
+        // The table's own feature is not in this message: the bias ties,
+        // and the first category wins.
+        assert_eq!(model.rescore(by_rules, &v).category, "recruiting");
+        model_file.format = 1;
+        let errors = Model::from_file(model_file).unwrap_err();
+        assert_eq!(errors[0].path, "categories");
     }
 
     #[test]

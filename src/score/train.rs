@@ -1,10 +1,14 @@
 //! Fitting the learned model: logistic regression by AdaGrad over the named
-//! tests and hashed word features, with L2 regularisation. Deterministic:
-//! the same messages in the same order give the same model file, byte for
-//! byte, so the shipped model is reproducible from the repository.
+//! tests and hashed word features, with L2 regularisation; and, for pitches
+//! labelled with their category, a softmax regression over the same word
+//! features. Deterministic: the same messages in the same order give the
+//! same model file, byte for byte, so the shipped model is reproducible
+//! from the repository.
 
 use super::{
-    RuleSet, features,
+    RuleSet,
+    category::{CategoryWeights, NAMES},
+    features,
     model::{FORMAT_VERSION, ModelFile, Trained},
 };
 use crate::message::MessageView;
@@ -43,6 +47,15 @@ pub struct Options {
     pub legit_words: f64,
     /// The flag threshold: the fixed bias is minus this.
     pub flag: f64,
+    /// A word feature must occur in this many categorised pitches to count
+    /// for their categories. Fewer, and the category model grows fivefold
+    /// for a few more right answers (held-out: 6,500 features agree on 89 %
+    /// of categories; 33,000 on 90 %).
+    pub category_min_documents: usize,
+    /// A word feature is kept in the category model if its weight for some
+    /// category is at least this large: smaller ones barely move a choice,
+    /// and every one kept is a line of the model file.
+    pub min_category_weight: f64,
 }
 
 impl Default for Options {
@@ -60,6 +73,8 @@ impl Default for Options {
             text_gate: Vec::new(),
             legit_words: 30.0,
             flag: 5.0,
+            category_min_documents: 10,
+            min_category_weight: 0.3,
         }
     }
 }
@@ -74,6 +89,8 @@ pub struct Sample {
     open: bool,
     rules: Vec<usize>,
     pitch: bool,
+    /// Of a pitch, its category (an index of [`NAMES`]), if known.
+    category: Option<usize>,
 }
 
 impl Sample {
@@ -94,7 +111,18 @@ impl Sample {
             words,
             rules: tests,
             pitch,
+            category: None,
         }
+    }
+
+    /// The same sample labelled with its category, one of [`NAMES`]; `None`
+    /// for a name that is not one.
+    pub fn with_category(self, name: &str) -> Option<Self> {
+        let category = NAMES.iter().position(|n| *n == name)?;
+        Some(Self {
+            category: Some(category),
+            ..self
+        })
     }
 }
 
@@ -203,8 +231,89 @@ pub fn train(samples: &[Sample], rules: &RuleSet, options: &Options) -> ModelFil
         text_cap: options.text_cap,
         text_gate: options.text_gate.clone(),
         rules: learned_rules,
+        categories: fit_categories(samples, options),
         words,
     }
+}
+
+/// The category model, when pitches of two categories or more are
+/// labelled: a softmax regression by AdaGrad over the word features common
+/// enough among them, with the word features' L2 penalty.
+fn fit_categories(samples: &[Sample], options: &Options) -> Option<CategoryWeights> {
+    let labelled: Vec<(&Sample, usize)> = samples
+        .iter()
+        .filter_map(|s| Some((s, s.category?)))
+        .collect();
+    let mut classes: Vec<usize> = labelled.iter().map(|&(_, c)| c).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    if classes.len() < 2 {
+        return None;
+    }
+    let k = classes.len();
+    let mut documents = vec![0usize; 1 << options.hash_bits];
+    for (sample, _) in &labelled {
+        sample
+            .words
+            .iter()
+            .for_each(|&w| documents[w as usize] += 1);
+    }
+    let usable: Vec<bool> = documents
+        .iter()
+        .map(|&n| n >= options.category_min_documents)
+        .collect();
+    let mut bias = vec![0.0; k];
+    let mut bias_squares = vec![1e-8; k];
+    let mut weights = vec![0.0; k << options.hash_bits];
+    let mut squares = vec![1e-8; k << options.hash_bits];
+    let mut order: Vec<usize> = (0..labelled.len()).collect();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut logits = vec![0.0; k];
+    for _ in 0..options.epochs {
+        shuffle(&mut order, &mut rng);
+        for &i in &order {
+            let (sample, category) = labelled[i];
+            let target = classes.binary_search(&category).unwrap_or_default();
+            let words: Vec<usize> = sample
+                .words
+                .iter()
+                .map(|&w| w as usize)
+                .filter(|&w| usable[w])
+                .collect();
+            for (c, logit) in logits.iter_mut().enumerate() {
+                let sum: f64 = words.iter().map(|&w| weights[w * k + c]).sum();
+                *logit = bias[c] + sum * sample.word_value;
+            }
+            let top = logits.iter().copied().fold(f64::MIN, f64::max);
+            let total: f64 = logits.iter().map(|l| (l - top).exp()).sum();
+            for c in 0..k {
+                let p = (logits[c] - top).exp() / total;
+                let g = p - f64::from(u8::from(c == target));
+                step(&mut bias[c], &mut bias_squares[c], g, options.learning_rate);
+                for &w in &words {
+                    let at = w * k + c;
+                    let gw = g * sample.word_value + options.l2 * weights[at];
+                    step(
+                        &mut weights[at],
+                        &mut squares[at],
+                        gw,
+                        options.learning_rate,
+                    );
+                }
+            }
+        }
+    }
+    let words = weights
+        .chunks(k)
+        .enumerate()
+        .map(|(i, row)| (i as u32, row.iter().map(|&w| round4(w)).collect::<Vec<_>>()))
+        .filter(|(_, row)| row.iter().any(|w| w.abs() >= options.min_category_weight))
+        .collect();
+    Some(CategoryWeights {
+        names: classes.iter().map(|&c| NAMES[c].to_owned()).collect(),
+        bias: bias.into_iter().map(round4).collect(),
+        words,
+    })
 }
 
 /// AdaGrad on the logistic loss, classes weighted to count equally (for
@@ -349,6 +458,49 @@ mod tests {
         };
         assert!(score(pitch) >= 5.0, "{}", score(pitch));
         assert!(score(legit) < 5.0, "{}", score(legit));
+    }
+
+    #[test]
+    fn learns_categories_from_labelled_pitches() {
+        let rules = RuleSet::builtin();
+        let options = Options {
+            hash_bits: 12,
+            category_min_documents: 2,
+            ..Options::default()
+        };
+        let texts = [
+            (
+                "recruiting",
+                "our recruiters will shortlist candidates for your open roles",
+            ),
+            (
+                "seo-links",
+                "our guest posts and backlinks lift your rankings on google",
+            ),
+        ];
+        let sample = |text: &str, i: usize| {
+            let v = view(&format!("{text} number{i}"));
+            Sample::new(&rules, &v, true, &options)
+        };
+        let mut samples: Vec<Sample> = (0..20)
+            .map(|i| {
+                let (category, text) = texts[i % 2];
+                sample(text, i).with_category(category).unwrap()
+            })
+            .collect();
+        assert!(sample("x", 0).with_category("spam").is_none());
+        // Without two categories there is no category model.
+        assert_eq!(train(&samples[..1], &rules, &options).categories, None);
+        samples.push(sample("the board meets on friday", 99));
+        let file = train(&samples, &rules, &options);
+        assert_eq!(file, train(&samples, &rules, &options));
+        let categories = file.categories.clone().unwrap();
+        assert_eq!(categories.names, ["recruiting", "seo-links"]);
+        let model = super::super::model::Model::from_file(file).unwrap();
+        for (category, text) in texts {
+            let v = view(&format!("{text}, we would love to talk about it this week"));
+            assert_eq!(model.rescore(rules.score(&v), &v).category, category);
+        }
     }
 
     #[test]
