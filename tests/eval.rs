@@ -152,3 +152,39 @@ fn train_reads_categories_and_names_a_bad_row() {
     let text = std::fs::read_to_string(dir.path().join("m.json")).unwrap();
     assert!(!text.contains("categories"));
 }
+
+#[test]
+fn a_category_column_reports_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = dir.path().join("labels.tsv");
+    let pitch = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/eval/pitch.eml");
+    let given = pitchfork(&["check", "--format", "json", pitch.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&given.stdout).unwrap();
+    let category = json["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "X-Pitchfork-Category")
+        .map(|h| h[1].as_str().unwrap().to_owned())
+        .unwrap();
+    let wrong = if category == "financing" {
+        "recruiting"
+    } else {
+        "financing"
+    };
+    let p = pitch.display();
+    std::fs::write(
+        &labels,
+        format!("path\tlabel\tcategory\n{p}\tpitch\t{category}\n{p}\tpitch\t{wrong}\n"),
+    )
+    .unwrap();
+    let output = pitchfork(&["eval", "--labels", labels.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout(&output);
+    assert!(
+        text.contains("category of flagged pitches agrees with the label: 1/2 50.00%"),
+        "{text}"
+    );
+    let plain = pitchfork(&["eval", "--labels", "tests/eval/labels.tsv"]);
+    assert!(!stdout(&plain).contains("category of flagged"));
+}

@@ -3,7 +3,11 @@
 //! per-test counts and the score distributions, optionally as one HTML page.
 
 use super::{EXIT_ERROR, EXIT_OK};
-use crate::{action::Verdict, engine::Engine, session::Session};
+use crate::{
+    action::{CATEGORY_HEADER, Verdict},
+    engine::Engine,
+    session::Session,
+};
 use std::{
     collections::BTreeMap,
     fmt::Write as _,
@@ -22,6 +26,8 @@ pub enum Sources {
     /// A tab-separated file of `path<TAB>label` (header line allowed);
     /// paths are relative to the file. `pitch` is the positive label; every
     /// other label counts as not a pitch and is also reported on its own.
+    /// A header naming a `category` column adds how often flagged pitches
+    /// get their labelled category.
     Labels(PathBuf),
 }
 
@@ -32,6 +38,8 @@ struct Scored {
     score: f64,
     flagged: bool,
     tests: Vec<String>,
+    /// The labelled category and, if flagged, the one given.
+    category: Option<(String, Option<String>)>,
 }
 
 /// Judges every labelled message and writes the report to `out` (and the
@@ -62,11 +70,17 @@ pub fn run(engine: &Engine, sources: &Sources, html: Option<&Path>, out: &mut im
 
 fn score_all(engine: &Engine, sources: &Sources) -> io::Result<Vec<Scored>> {
     let mut scored = Vec::new();
-    let mut judge = |label: &str, raw: &[u8]| -> io::Result<()> {
+    let mut judge = |label: &str, category: Option<&str>, raw: &[u8]| -> io::Result<()> {
         let session = Session::from_bytes(raw, engine.config.max_scan_bytes);
         let decision = session.judge(engine).map_err(io::Error::other)?;
+        let given = decision
+            .headers
+            .iter()
+            .find(|(name, _)| name == CATEGORY_HEADER)
+            .map(|(_, value)| value.clone());
         scored.push(Scored {
             label: label.to_owned(),
+            category: category.map(|c| (c.to_owned(), given)),
             score: decision.score,
             flagged: decision.verdict == Verdict::Pitch,
             tests: decision.hits.into_iter().map(|h| h.name).collect(),
@@ -77,30 +91,49 @@ fn score_all(engine: &Engine, sources: &Sources) -> io::Result<Vec<Scored>> {
         Sources::Folders { pitch, legit } => {
             for (dirs, label) in [(pitch, "pitch"), (legit, "legit")] {
                 for dir in dirs {
-                    super::for_each_message(dir, &mut |_, raw| judge(label, raw))?;
+                    super::for_each_message(dir, &mut |_, raw| judge(label, None, raw))?;
                 }
             }
         }
         Sources::Labels(file) => {
             let base = file.parent().unwrap_or(Path::new("."));
-            for (path, label) in read_labels(file)? {
-                let raw = std::fs::read(base.join(&path))
-                    .map_err(|e| io::Error::other(format!("{path}: {e}")))?;
-                judge(&label, &raw)?;
+            for row in read_labels(file)? {
+                let raw = std::fs::read(base.join(&row.path))
+                    .map_err(|e| io::Error::other(format!("{}: {e}", row.path)))?;
+                judge(&row.label, row.category.as_deref(), &raw)?;
             }
         }
     }
     Ok(scored)
 }
 
-fn read_labels(file: &Path) -> io::Result<Vec<(String, String)>> {
+/// A row of a labels file.
+#[derive(Debug, PartialEq)]
+struct Labelled {
+    path: String,
+    label: String,
+    /// Of a pitch, when the file has a `category` column and the row one.
+    category: Option<String>,
+}
+
+fn read_labels(file: &Path) -> io::Result<Vec<Labelled>> {
     let text = std::fs::read_to_string(file)?;
     let mut rows = Vec::new();
+    let mut category_at = None;
     for (i, line) in text.lines().enumerate() {
         let mut fields = line.split('\t');
         match (fields.next(), fields.next()) {
-            (Some("path"), Some("label")) if i == 0 => continue,
-            (Some(path), Some(label)) if !path.is_empty() => rows.push((path.into(), label.into())),
+            (Some("path"), Some("label")) if i == 0 => {
+                category_at = line.split('\t').position(|c| c == "category");
+            }
+            (Some(path), Some(label)) if !path.is_empty() => rows.push(Labelled {
+                path: path.into(),
+                label: label.into(),
+                category: category_at
+                    .and_then(|at| line.split('\t').nth(at))
+                    .filter(|c| !matches!(*c, "" | "-") && label == "pitch")
+                    .map(str::to_owned),
+            }),
             _ if line.trim().is_empty() => continue,
             _ => {
                 return Err(io::Error::other(format!(
@@ -177,6 +210,13 @@ impl<'a> Report<'a> {
         for (label, (n, f)) in &self.by_label {
             let _ = writeln!(out, "  {label:<14} {f:>6}/{n:<6} {}", percent(*f, *n));
         }
+        if let Some((agree, flagged)) = self.categories() {
+            let _ = writeln!(
+                out,
+                "\ncategory of flagged pitches agrees with the label: {agree}/{flagged} {}",
+                percent(agree, flagged)
+            );
+        }
         let _ = writeln!(out, "\nhits per test (pitch / not pitch, precision):");
         for (test, (p, o)) in &self.by_test {
             let _ = writeln!(out, "  {test:<24} {p:>6} {o:>6}  {}", percent(*p, p + o));
@@ -186,6 +226,20 @@ impl<'a> Report<'a> {
             let _ = writeln!(out, "  {:>6.0} {:>6} | {:<6}", bucket, p, o);
         }
         out
+    }
+
+    /// Of the flagged pitches with a labelled category, how many were given
+    /// it, and how many there are; `None` without any.
+    fn categories(&self) -> Option<(usize, usize)> {
+        let given: Vec<bool> = self
+            .scored
+            .iter()
+            .filter_map(|s| match &s.category {
+                Some((label, Some(given))) => Some(label == given),
+                _ => None,
+            })
+            .collect();
+        (!given.is_empty()).then(|| (given.iter().filter(|g| **g).count(), given.len()))
     }
 
     /// Messages per 1-point score bucket, for pitches and the rest.
@@ -288,6 +342,7 @@ mod tests {
             score,
             flagged,
             tests: tests.iter().map(|t| (*t).to_owned()).collect(),
+            category: None,
         }
     }
 
@@ -322,7 +377,26 @@ mod tests {
         std::fs::write(&file, "path\tlabel\ttags\na.eml\tpitch\tx\n").unwrap();
         assert_eq!(
             read_labels(&file).unwrap(),
-            [("a.eml".to_owned(), "pitch".to_owned())]
+            [Labelled {
+                path: "a.eml".into(),
+                label: "pitch".into(),
+                category: None
+            }]
         );
+    }
+
+    #[test]
+    fn a_category_column_labels_pitches_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("labels.tsv");
+        let text = "path\tlabel\tcategory\na.eml\tpitch\tseo-links\n\
+                    b.eml\tpitch\t-\nc.eml\tlegit\tseo-links\n";
+        std::fs::write(&file, text).unwrap();
+        let categories: Vec<Option<String>> = read_labels(&file)
+            .unwrap()
+            .into_iter()
+            .map(|row| row.category)
+            .collect();
+        assert_eq!(categories, [Some("seo-links".into()), None, None]);
     }
 }
