@@ -70,6 +70,56 @@ fn flagged_in(engine: &Engine, dir: &Path) -> (Vec<String>, usize) {
     (flagged, files.len())
 }
 
+/// The rows of the corpus's labels: each a map from column to value.
+fn label_rows() -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(corpus().join("labels.tsv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    lines
+        .map(|line| {
+            header
+                .iter()
+                .zip(line.split('\t'))
+                .map(|(k, v)| ((*k).to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_corpus_varies_as_a_real_inbox_does() {
+    let rows = label_rows();
+    let n = rows.len() as f64;
+    let share = |keep: &dyn Fn(&std::collections::HashMap<String, String>) -> bool| {
+        rows.iter().filter(|r| keep(r)).count() as f64 / n
+    };
+    let tagged = |tag: &'static str| {
+        move |r: &std::collections::HashMap<String, String>| r["tags"].split(',').any(|t| t == tag)
+    };
+    let non_english = share(&|r| r["language"] != "en");
+    assert!(non_english >= 0.10, "non-English {non_english:.3}");
+    let obfuscated = share(&tagged("obfuscated"));
+    assert!(obfuscated >= 0.05, "obfuscated {obfuscated:.3}");
+    let hard = rows
+        .iter()
+        .filter(|r| r["label"] == "legit" && tagged("hard-negative")(r))
+        .count();
+    assert!(hard >= 120, "{hard} hard negatives");
+    for tag in [
+        "html-only",
+        "multipart",
+        "base64",
+        "quoted-printable",
+        "iso-8859-1",
+        "iso-8859-2",
+        "windows-1252",
+        "follow-up",
+        "non-native",
+    ] {
+        assert!(share(&tagged(tag)) > 0.0, "no message tagged {tag}");
+    }
+}
+
 #[test]
 fn the_corpus_is_as_large_as_documented() {
     let count = |split: &str, label: &str| eml_files(&corpus().join(split).join(label)).len();
@@ -112,14 +162,9 @@ fn held_out_legitimate_mail_is_rarely_flagged() {
 
 /// The category of each message in the corpus's labels, by path.
 fn labelled_categories() -> std::collections::HashMap<PathBuf, String> {
-    let text = std::fs::read_to_string(corpus().join("labels.tsv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let column = |name| header.iter().position(|c| *c == name).unwrap();
-    let (path, category) = (column("path"), column("category"));
-    lines
-        .map(|line| line.split('\t').collect::<Vec<_>>())
-        .map(|f| (corpus().join(f[path]), f[category].to_owned()))
+    label_rows()
+        .into_iter()
+        .map(|r| (corpus().join(&r["path"]), r["category"].clone()))
         .collect()
 }
 
