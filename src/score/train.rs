@@ -67,7 +67,7 @@ impl Default for Options {
             l2: 1e-3,
             l2_rules: 1.0,
             max_drift: 0.25,
-            min_documents: 12,
+            min_documents: 20,
             min_rule_hits: 3,
             text_cap: 6.0,
             text_gate: Vec::new(),
