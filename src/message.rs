@@ -94,6 +94,10 @@ pub struct Facts {
     /// The quoted history is the sender's own earlier message: a
     /// follow-up, whose quoted text then counts as part of the body.
     pub quotes_self: bool,
+    /// A forward with a note: the subject starts with a forward prefix
+    /// (`Fwd:`, `WG:`, `TR:`, …) and a forwarded or quoted message follows
+    /// the sender's own text.
+    pub forwarded: bool,
 }
 
 /// A normalised message: lower-case text, single spaces.
@@ -141,6 +145,7 @@ impl MessageView {
             .to_ascii_lowercase();
         let facts = Facts {
             reply_subject: is_reply_subject(subject),
+            forwarded: is_forward_subject(subject) && !parts.quoted.is_empty(),
             references: !message.in_reply_to().is_empty() || !message.references().is_empty(),
             bulk: !message.list_unsubscribe().is_empty()
                 || !message.list_id().is_empty()
@@ -279,6 +284,18 @@ impl HtmlFacts {
         self.tracking_pixel |= html.tracking_pixel;
         html.text
     }
+}
+
+/// `Fwd:` and its kin in the languages of the rules: `WG:` (German),
+/// `TR:` (French), `RV:` (Spanish), `ENC:` (Portuguese), `Doorst:` (Dutch),
+/// `I:` (Italian Outlook), `PD:` (Polish).
+fn is_forward_subject(subject: &str) -> bool {
+    let lower = subject.trim_start().to_lowercase();
+    [
+        "fwd:", "fw:", "fwd :", "wg:", "tr:", "tr :", "rv:", "enc:", "doorst:", "i:", "pd:",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
 }
 
 fn is_reply_subject(subject: &str) -> bool {

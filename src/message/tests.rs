@@ -60,6 +60,25 @@ fn detects_bulk_and_fake_reply_facts() {
 }
 
 #[test]
+fn a_forward_needs_its_prefix_and_a_forwarded_message() {
+    let forward = |subject: &str, body: &str| {
+        let raw = format!("Subject: {subject}\n\n{body}");
+        MessageView::parse(raw.as_bytes(), false).facts.forwarded
+    };
+    let below = "FYI, another one.\n\n---------- Forwarded message ---------\n\
+                 From: a@example.com\nSubject: Partnership\n\nWe would like to partner.\n";
+    assert!(forward("Fwd: Partnership", below));
+    assert!(forward("WG: Partnerschaft", below));
+    assert!(forward("I: Proposta di collaborazione", below));
+    // The prefix alone, or a forwarded message without it, is no forward.
+    assert!(!forward(
+        "Fwd: Partnership",
+        "We would like to partner with you.\n"
+    ));
+    assert!(!forward("Partnership", below));
+}
+
+#[test]
 fn garbage_still_gives_a_view() {
     let view = MessageView::parse(b"", false);
     assert!(view.facts.unparseable);

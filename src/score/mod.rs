@@ -26,6 +26,9 @@ pub enum Detector {
     /// A `Re:` subject without `In-Reply-To` or `References`: a cold
     /// message posing as a reply.
     FakeReply,
+    /// A forward with a note (see `Facts::forwarded`): the pitch, if any,
+    /// is someone else's.
+    Forwarded,
     /// A reply that references an earlier message.
     InThread,
     /// Bulk or list mail (`List-Unsubscribe`, `Precedence: bulk`).
@@ -55,6 +58,7 @@ impl Detector {
             Self::ScanTruncated => facts.truncated,
             Self::Unparseable => facts.unparseable,
             Self::FakeReply => facts.reply_subject && !facts.references,
+            Self::Forwarded => facts.forwarded,
             Self::InThread => facts.reply_subject && facts.references,
             Self::BulkMail => facts.bulk,
             Self::Obfuscated => facts.obfuscated,
