@@ -70,6 +70,14 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The `X-Pitchfork-Category` given, if the message was flagged.
+    pub fn category(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(name, _)| name == CATEGORY_HEADER)
+            .map(|(_, value)| value.as_str())
+    }
+
     /// Applies the thresholds and header settings to an evaluation.
     pub fn new(evaluation: Evaluation, config: &Config) -> Self {
         let thresholds = config.thresholds;

@@ -290,21 +290,28 @@ impl HtmlFacts {
 /// `TR:` (French), `RV:` (Spanish), `ENC:` (Portuguese), `Doorst:` (Dutch),
 /// `I:` (Italian Outlook), `PD:` (Polish).
 fn is_forward_subject(subject: &str) -> bool {
-    let lower = subject.trim_start().to_lowercase();
-    [
-        "fwd:", "fw:", "fwd :", "wg:", "tr:", "tr :", "rv:", "enc:", "doorst:", "i:", "pd:",
-    ]
-    .iter()
-    .any(|p| lower.starts_with(p))
+    starts_with_prefix(
+        subject,
+        &[
+            "fwd:", "fw:", "fwd :", "wg:", "tr:", "tr :", "rv:", "enc:", "doorst:", "i:", "pd:",
+        ],
+    )
 }
 
 fn is_reply_subject(subject: &str) -> bool {
+    starts_with_prefix(
+        subject,
+        &[
+            "re:", "re :", "aw:", "sv:", "antw:", "rif:", "odp:", "res:", "ref:",
+        ],
+    )
+}
+
+/// Whether the subject starts with one of `prefixes` (lower case), in any
+/// case, after leading blanks.
+fn starts_with_prefix(subject: &str, prefixes: &[&str]) -> bool {
     let lower = subject.trim_start().to_lowercase();
-    [
-        "re:", "re :", "aw:", "sv:", "antw:", "rif:", "odp:", "res:", "ref:",
-    ]
-    .iter()
-    .any(|p| lower.starts_with(p))
+    prefixes.iter().any(|p| lower.starts_with(p))
 }
 
 #[cfg(test)]

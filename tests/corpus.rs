@@ -181,12 +181,7 @@ fn heldout_pitches_are_put_in_their_category() {
             flagged += 1;
             let label = labels.get(&path).map(String::as_str);
             assert!(label.is_some(), "{} has no label", path.display());
-            let category = decision
-                .headers
-                .iter()
-                .find(|(name, _)| name == "X-Pitchfork-Category")
-                .map(|(_, value)| value.as_str());
-            if label == category {
+            if label == decision.category() {
                 agree.push(path);
             }
         }

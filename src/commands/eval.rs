@@ -3,11 +3,7 @@
 //! per-test counts and the score distributions, optionally as one HTML page.
 
 use super::{EXIT_ERROR, EXIT_OK};
-use crate::{
-    action::{CATEGORY_HEADER, Verdict},
-    engine::Engine,
-    session::Session,
-};
+use crate::{action::Verdict, engine::Engine, session::Session};
 use std::{
     collections::BTreeMap,
     fmt::Write as _,
@@ -73,14 +69,9 @@ fn score_all(engine: &Engine, sources: &Sources) -> io::Result<Vec<Scored>> {
     let mut judge = |label: &str, category: Option<&str>, raw: &[u8]| -> io::Result<()> {
         let session = Session::from_bytes(raw, engine.config.max_scan_bytes);
         let decision = session.judge(engine).map_err(io::Error::other)?;
-        let given = decision
-            .headers
-            .iter()
-            .find(|(name, _)| name == CATEGORY_HEADER)
-            .map(|(_, value)| value.clone());
         scored.push(Scored {
             label: label.to_owned(),
-            category: category.map(|c| (c.to_owned(), given)),
+            category: category.map(|c| (c.to_owned(), decision.category().map(str::to_owned))),
             score: decision.score,
             flagged: decision.verdict == Verdict::Pitch,
             tests: decision.hits.into_iter().map(|h| h.name).collect(),

@@ -42,14 +42,18 @@ pub fn run(
         for dir in dirs {
             super::for_each_message(dir, &mut |name, raw| {
                 let view = Session::from_bytes(raw, engine.config.max_scan_bytes).view();
-                let sample = Sample::new(&engine.rules, &view, is_pitch, &options);
-                let category = std::fs::canonicalize(name)
-                    .ok()
-                    .and_then(|path| categories.get(&path))
-                    .filter(|_| is_pitch)
-                    .and_then(|name| sample.clone().with_category(name));
-                categorised += usize::from(category.is_some());
-                samples.push(category.unwrap_or(sample));
+                let mut sample = Sample::new(&engine.rules, &view, is_pitch, &options);
+                let category = (is_pitch && !categories.is_empty())
+                    .then(|| std::fs::canonicalize(name).ok())
+                    .flatten()
+                    .and_then(|path| categories.get(&path));
+                if let Some(category) = category {
+                    sample = sample
+                        .with_category(category)
+                        .expect("read_categories keeps only known categories");
+                    categorised += 1;
+                }
+                samples.push(sample);
                 Ok(())
             })
             .with_context(|| format!("cannot read {}", dir.display()))?;

@@ -260,19 +260,15 @@ impl Model {
                 self.is_weighted(i)
             });
         // Too few words: the model abstains, on the score and the category.
-        if count < MIN_WORD_FEATURES {
-            hits.retain(|hit| hit.score != 0.0);
-            return Evaluation {
-                category: evaluation.category,
-                ..super::sorted_evaluation(hits)
-            };
+        let value = (count >= MIN_WORD_FEATURES).then(|| features::word_value(count));
+        if let Some(value) = value {
+            let ceiling = if open { self.file.text_cap } else { 0.0 };
+            hits.extend(self.word_hits(&found, value, ceiling));
         }
-        let value = features::word_value(count);
-        hits.extend(self.word_hits(&found, value, if open { self.file.text_cap } else { 0.0 }));
         hits.retain(|hit| hit.score != 0.0);
-        let category = match &self.categories {
-            Some(learned) => learned.pick(found.iter().map(|f| f.index), value),
-            None => evaluation.category,
+        let category = match (&self.categories, value) {
+            (Some(learned), Some(value)) => learned.pick(found.iter().map(|f| f.index), value),
+            _ => evaluation.category,
         };
         Evaluation {
             category,
