@@ -60,7 +60,7 @@ pub fn normalize_counting(text: &str) -> (String, Repairs) {
 ///
 /// Text longer than [`CHUNK`] is normalised a paragraph at a time (in
 /// pieces of at least `CHUNK` that end at a blank line, or at any line
-/// once a piece reaches four times that), so that at no time does it exist
+/// once a piece reaches twice that), so that at no time does it exist
 /// twice in full: a message cut at `max_scan_bytes` then needs about twice
 /// that at its peak, not three times. Paragraphs normalise alone exactly as
 /// in the whole text; only a disguise spread over two lines of a piece cut
@@ -89,7 +89,7 @@ fn normalize_lines_by(lines: &[&str], chunk: usize) -> (String, Repairs) {
     for (i, line) in lines.iter().enumerate() {
         size += line.len() + 1;
         let last = i + 1 == lines.len();
-        if last || (size >= chunk && (line.trim().is_empty() || size >= 4 * chunk)) {
+        if last || (size >= chunk && (line.trim().is_empty() || size >= 2 * chunk)) {
             let (text, odd_case) =
                 chars::fold_chars(pieces(&lines[start..=i]), &mut repairs.invisible);
             if odd_case {

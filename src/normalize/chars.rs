@@ -210,9 +210,11 @@ pub(super) fn fold_chars<'a>(
     pieces: impl Iterator<Item = &'a str> + Clone,
     invisible: &mut u32,
 ) -> (String, bool) {
-    let len = pieces.clone().map(str::len).sum();
+    let len: usize = pieces.clone().map(str::len).sum();
+    // A run of ASCII reserves one byte more than it can fill (a pending
+    // gap), so the output never outgrows `len + 1`: no doubling.
     let mut folder = Folder {
-        out: Vec::with_capacity(len),
+        out: Vec::with_capacity(len + 1),
         ..Folder::default()
     };
     let mut seen = Invisible::default();
