@@ -181,9 +181,9 @@ impl MessageView {
         // whole history would cost time on every reply.
         let mut quoted = first_bytes(&parts.quoted, MAX_QUOTED);
         // In a reply within a thread the subject is the thread's, written
-        // by whoever started it: it is read with the quoted history.
-        let thread_subject = facts.reply_subject
-            && facts.references
+        // by whoever started it, and in a forward with a note it is the
+        // forwarded message's: it is read with the quoted history.
+        let thread_subject = (facts.reply_subject && facts.references || facts.forwarded)
             && !facts.quotes_self
             && !parts.quoted.is_empty();
         let (subject, in_subject) = if thread_subject {

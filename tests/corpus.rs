@@ -14,13 +14,17 @@ use std::path::{Path, PathBuf};
 
 /// Held-out pitches flagged, at least.
 const HELDOUT_RECALL_FLOOR: f64 = 0.73;
-/// Held-out legitimate and cold messages flagged, at most.
+/// Held-out legitimate messages flagged, at most.
 const HELDOUT_FALSE_POSITIVE_CEILING: f64 = 0.003;
+/// Held-out honest cold sales flagged, at most: they are not the target,
+/// but a sale with every mark of a pitch except the framing is the
+/// closest thing to one.
+const HELDOUT_COLD_CEILING: f64 = 0.05;
 /// Real legitimate mail flagged, at most.
 const REAL_FALSE_POSITIVE_CEILING: f64 = 0.0017;
 /// Flagged held-out pitches whose category agrees with their label, at
 /// least.
-const HELDOUT_CATEGORY_FLOOR: f64 = 0.88;
+const HELDOUT_CATEGORY_FLOOR: f64 = 0.90;
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
@@ -147,13 +151,23 @@ fn held_out_pitches_are_flagged() {
 #[test]
 fn held_out_legitimate_mail_is_rarely_flagged() {
     let engine = Engine::load(None).unwrap();
-    let (mut flagged, mut total) = flagged_in(&engine, &corpus().join("heldout/legit"));
-    let (cold, cold_total) = flagged_in(&engine, &corpus().join("heldout/cold"));
-    flagged.extend(cold);
-    total += cold_total;
+    let (flagged, total) = flagged_in(&engine, &corpus().join("heldout/legit"));
     let rate = flagged.len() as f64 / total as f64;
     assert!(
         rate <= HELDOUT_FALSE_POSITIVE_CEILING,
+        "{}/{total} flagged:\n{}",
+        flagged.len(),
+        flagged.join("\n")
+    );
+}
+
+#[test]
+fn held_out_cold_sales_are_mostly_let_through() {
+    let engine = Engine::load(None).unwrap();
+    let (flagged, total) = flagged_in(&engine, &corpus().join("heldout/cold"));
+    let rate = flagged.len() as f64 / total as f64;
+    assert!(
+        rate <= HELDOUT_COLD_CEILING,
         "{}/{total} flagged:\n{}",
         flagged.len(),
         flagged.join("\n")

@@ -79,6 +79,9 @@ fn history_start(lines: &[&str]) -> Option<usize> {
     let mut written = false;
     (0..lines.len()).find(|&i| {
         let line = lines[i].trim_start();
+        if is_groupwise_header(line) {
+            return true;
+        }
         // A separator inside `>` quoting belongs to that quote.
         if line.starts_with('>') {
             return false;
@@ -102,12 +105,21 @@ fn unmarked_attribution(lines: &[&str]) -> bool {
     })
 }
 
+/// GroupWise's line above the message it quotes, unquoted below it:
+/// `>>> "Ann Lee" <ann@example.com> 02/10/06 4:48 PM >>>`.
+fn is_groupwise_header(line: &str) -> bool {
+    let line = line.trim_end();
+    line.len() > 8 && line.starts_with(">>> ") && line.ends_with(" >>>")
+}
+
 /// Separator lines of forwarded and original messages in the languages of
 /// the rules (`-----Original Message-----`, `---------- Forwarded message
 /// ---------`, Apple Mail's `Begin forwarded message:`).
 const SEPARATORS: &[&str] = &[
     "original message",
     "forwarded message",
+    // Lotus Notes: `----- Forwarded by Ann Lee/HOU/ECT on 05/14/2001 -----`
+    "forwarded by",
     "ursprüngliche nachricht",
     "weitergeleitete nachricht",
     "message d'origine",
@@ -130,7 +142,7 @@ const SEPARATORS: &[&str] = &[
 
 fn is_separator(line: &str) -> bool {
     let trimmed = line.trim();
-    if trimmed.len() > 100 || !(trimmed.starts_with(['-', '_', '=']) || trimmed.ends_with(':')) {
+    if trimmed.len() > 160 || !(trimmed.starts_with(['-', '_', '=']) || trimmed.ends_with(':')) {
         return false;
     }
     let lower = plain(trimmed).replace('\u{2019}', "'");

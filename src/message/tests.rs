@@ -79,6 +79,30 @@ fn a_forward_needs_its_prefix_and_a_forwarded_message() {
 }
 
 #[test]
+fn a_forward_reads_the_subject_with_the_forwarded_message() {
+    let raw = "Subject: TR: Proposition : devenir votre partenaire TI\n\n\
+               Pour info, encore une firme.\n\n________________________________\n\
+               De : Patrick <p@vendor.example>\nEnvoyé : 4 novembre 2025\n\
+               À : Geneviève <g@coop.example>\nObjet : Proposition\n\n\
+               Nous aimerions devenir votre partenaire TI.\n";
+    let view = MessageView::parse(raw.as_bytes(), false);
+    assert!(view.facts.forwarded);
+    assert_eq!(view.subject, "");
+    assert!(
+        view.quoted.starts_with("TR: Proposition"),
+        "{}",
+        view.quoted
+    );
+    // Forwarding one's own earlier message keeps the subject one's own.
+    let own = "From: Patrick <p@vendor.example>\nSubject: Fwd: Proposition\n\n\
+               Following up.\n\n---------- Forwarded message ---------\n\
+               From: Patrick <p@vendor.example>\nDate: Mon\nSubject: Proposition\n\n\
+               We would like to partner.\n";
+    let view = MessageView::parse(own.as_bytes(), false);
+    assert_eq!(view.subject, "fwd: proposition");
+}
+
+#[test]
 fn garbage_still_gives_a_view() {
     let view = MessageView::parse(b"", false);
     assert!(view.facts.unparseable);
@@ -133,6 +157,18 @@ fn splits_quoted_and_forwarded_history() {
             "Agreed.\n\n________________________________\n*From:* Vendor <v@x.com>\n*Sent:* Monday, June 3, 2024\n*To:* me\n*Subject:* Collab\n\nWe'd love to collaborate.\n",
             "agreed. ________________________________",
             "*from:* vendor <v@x.com> *sent:* monday, june 3, 2024 *to:* me *subject:* collab we'd love to collaborate.",
+        ),
+        (
+            // Lotus Notes: a separator longer than most lines.
+            "FYI\n\n---------------------- Forwarded by Steve Yoon/HOU/WBE on 02/07/2001 02:14 PM ---------------------------\n\nWe offer SEO services.\n",
+            "fyi",
+            "---------------------- forwarded by steve yoon/hou/wbe on 02/07/2001 02:14 pm --------------------------- we offer seo services.",
+        ),
+        (
+            // GroupWise: one quoted header line, the message unquoted below.
+            "Ignore.\n\n>>> \"Ann\" <ann@x.com> 02/10/06 4:48 PM >>>\nWe'd love to partner.\n",
+            "ignore.",
+            ">>> \"ann\" <ann@x.com> 02/10/06 4:48 pm >>> we'd love to partner.",
         ),
         (
             // An Outlook attribution without `>` marks: the rest is history.
