@@ -74,7 +74,7 @@ impl Default for Options {
             min_rule_hits: 3,
             text_cap: 6.0,
             text_gate: Vec::new(),
-            legit_words: 50.0,
+            legit_words: 60.0,
             flag: 5.0,
             category_min_documents: 10,
             min_category_weight: 0.3,
