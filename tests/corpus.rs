@@ -13,7 +13,7 @@ use pitchfork::{action::Verdict, engine::Engine, session::Session};
 use std::path::{Path, PathBuf};
 
 /// Held-out pitches flagged, at least.
-const HELDOUT_RECALL_FLOOR: f64 = 0.76;
+const HELDOUT_RECALL_FLOOR: f64 = 0.77;
 /// Held-out legitimate messages flagged, at most.
 const HELDOUT_FALSE_POSITIVE_CEILING: f64 = 0.004;
 /// Held-out honest cold sales flagged, at most: they are not the target,
@@ -21,10 +21,10 @@ const HELDOUT_FALSE_POSITIVE_CEILING: f64 = 0.004;
 /// closest thing to one.
 const HELDOUT_COLD_CEILING: f64 = 0.05;
 /// Real legitimate mail flagged, at most.
-const REAL_FALSE_POSITIVE_CEILING: f64 = 0.0012;
+const REAL_FALSE_POSITIVE_CEILING: f64 = 0.0017;
 /// Flagged held-out pitches whose category agrees with their label, at
 /// least.
-const HELDOUT_CATEGORY_FLOOR: f64 = 0.89;
+const HELDOUT_CATEGORY_FLOOR: f64 = 0.90;
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
