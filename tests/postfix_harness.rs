@@ -40,6 +40,11 @@ fn postfix_without_milter_tempfails_and_keeps_mail() {
         sent.transcript
     );
     mta.wait_for_log("milter-reject", Duration::from_secs(5));
-    assert_eq!(mta.queue_count(), 0, "{}", mta.log());
+    assert_eq!(
+        mta.settled_queue_count(Duration::from_secs(5)),
+        0,
+        "{}",
+        mta.log()
+    );
     assert!(mta.delivered().is_empty(), "{}", mta.log());
 }

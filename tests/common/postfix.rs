@@ -208,6 +208,21 @@ impl Postfix {
             .sum()
     }
 
+    /// [`Postfix::queue_count`] once the queue has settled: a delivered
+    /// message leaves the active queue a moment after its Maildir file
+    /// appears. Returns the count as soon as it is 0, or when `timeout`
+    /// has passed.
+    pub fn settled_queue_count(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let count = self.queue_count();
+            if count == 0 || Instant::now() > deadline {
+                return count;
+            }
+            sleep(POLL);
+        }
+    }
+
     /// The Postfix log so far (empty before the first line is written).
     pub fn log(&self) -> String {
         fs::read_to_string(self.log_file()).unwrap_or_default()
