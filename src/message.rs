@@ -307,11 +307,15 @@ fn is_reply_subject(subject: &str) -> bool {
     )
 }
 
-/// Whether the subject starts with one of `prefixes` (lower case), in any
-/// case, after leading blanks.
+/// Whether the subject starts with one of `prefixes` (ASCII, lower case),
+/// in any case, after leading blanks; without lower-casing the subject.
 fn starts_with_prefix(subject: &str, prefixes: &[&str]) -> bool {
-    let lower = subject.trim_start().to_lowercase();
-    prefixes.iter().any(|p| lower.starts_with(p))
+    let subject = subject.trim_start().as_bytes();
+    prefixes.iter().any(|p| {
+        subject
+            .get(..p.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(p.as_bytes()))
+    })
 }
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ const MAIL_UID: u32 = 65534;
 
 /// How often the polling helpers look again.
 const POLL: Duration = Duration::from_millis(50);
+/// How long a delivered message may take to leave the queue.
+const SETTLE: Duration = Duration::from_secs(5);
 
 /// Decides whether an end-to-end MTA test can run here.
 ///
@@ -208,16 +210,18 @@ impl Postfix {
             .sum()
     }
 
-    /// [`Postfix::queue_count`] once the queue has settled: a delivered
-    /// message leaves the active queue a moment after its Maildir file
-    /// appears. Returns the count as soon as it is 0, or when `timeout`
-    /// has passed.
-    pub fn settled_queue_count(&self, timeout: Duration) -> usize {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let count = self.queue_count();
-            if count == 0 || Instant::now() > deadline {
-                return count;
+    /// Panics with the Postfix log unless the queue is empty within
+    /// [`SETTLE`]: a delivered message leaves the active queue a moment
+    /// after its Maildir file appears, a message kept in the queue never.
+    pub fn assert_queue_empties(&self) {
+        let deadline = Instant::now() + SETTLE;
+        while self.queue_count() > 0 {
+            if Instant::now() > deadline {
+                panic!(
+                    "{} still queued after {SETTLE:?}\n{}",
+                    self.queue_count(),
+                    self.log()
+                );
             }
             sleep(POLL);
         }
