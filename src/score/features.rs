@@ -6,8 +6,9 @@
 use crate::message::MessageView;
 
 /// Version of the feature extraction; stored in every model file. Version
-/// 1 had no stems; its model files are still read (see [`extract_kept`]).
-pub const FEATURES_VERSION: u32 = 2;
+/// 1 had no stems, version 2 read a subject's `Re:` and `Fwd:` prefixes as
+/// words; their model files are still read (see [`extract_kept`]).
+pub const FEATURES_VERSION: u32 = 3;
 
 /// Words of the body considered; the opening of a message carries the
 /// pitch, and a cap keeps huge messages cheap.
@@ -72,6 +73,13 @@ pub fn extract_kept<'a>(
     keep: impl Fn(u32) -> bool,
 ) -> (usize, Vec<Feature<'a>>) {
     let stems = version >= 2;
+    // A reply or forward prefix says nothing a word could: whether the
+    // reply is real is for the `fake_reply` and `in_thread` detectors.
+    let subject = if version >= 3 {
+        without_prefixes(&view.subject)
+    } else {
+        &view.subject
+    };
     let mask = (1u32 << bits) - 1;
     // One bit per index: clearing 32 KiB (18 bits) costs less than hashing
     // a message's few hundred indices into a set.
@@ -87,7 +95,7 @@ pub fn extract_kept<'a>(
             kept.push(feature);
         }
     };
-    add_words(&view.subject, true, usize::MAX, stems, mask, &mut found);
+    add_words(subject, true, usize::MAX, stems, mask, &mut found);
     add_words(&view.body, false, MAX_BODY_WORDS, stems, mask, &mut found);
     (count, by_index(&kept))
 }
@@ -152,6 +160,26 @@ fn add_words<'a>(
             });
         }
         previous = Some((word, single));
+    }
+}
+
+/// The subject without its leading reply and forward prefixes (`Re: Fwd:`),
+/// in the languages `MessageView` knows them in.
+fn without_prefixes(subject: &str) -> &str {
+    const PREFIXES: [&str; 17] = [
+        "re", "aw", "sv", "antw", "rif", "odp", "res", "ref", "fwd", "fw", "wg", "tr", "rv", "enc",
+        "doorst", "i", "pd",
+    ];
+    let mut rest = subject.trim_start();
+    loop {
+        let Some(colon) = rest.find(':') else {
+            return rest;
+        };
+        let head = rest[..colon].trim_end();
+        if !PREFIXES.iter().any(|p| head.eq_ignore_ascii_case(p)) {
+            return rest;
+        }
+        rest = rest[colon + 1..].trim_start();
     }
 }
 
@@ -379,5 +407,24 @@ mod tests {
         let labels: Vec<String> = extract(&v, 18).iter().map(Feature::label).collect();
         assert!(labels.contains(&"we'd".to_owned()), "{labels:?}");
         assert_eq!(labels.iter().filter(|l| *l == "partner").count(), 1);
+    }
+
+    #[test]
+    fn reply_and_forward_prefixes_are_not_words() {
+        let labels = |subject: &str, version: u32| -> Vec<String> {
+            let view = view(subject, "");
+            let (_, found) = extract_kept(&view, 18, version, |_| true);
+            found.iter().map(Feature::label).collect()
+        };
+        let mut now = labels("re: aw : fwd: our offer", FEATURES_VERSION);
+        now.sort();
+        assert_eq!(now, ["subject:offer", "subject:our", "subject:our offer"]);
+        // A prefix-like word that is not one stays, and so does a prefix
+        // not followed by a colon.
+        assert!(labels("i: free audit", FEATURES_VERSION).contains(&"subject:free".to_owned()));
+        assert!(labels("re offer", FEATURES_VERSION).contains(&"subject:re".to_owned()));
+        assert!(labels("rex: offer", FEATURES_VERSION).contains(&"subject:rex".to_owned()));
+        // Version 2 models read them as words.
+        assert!(labels("re: our offer", 2).contains(&"subject:re".to_owned()));
     }
 }

@@ -425,7 +425,8 @@ mod tests {
         old.features = 0;
         let errors = Model::from_file(old).unwrap_err();
         assert_eq!(errors[0].path, "features");
-        assert!(errors[0].reason.contains("1 to 2"), "{}", errors[0].reason);
+        let range = format!("1 to {}", features::FEATURES_VERSION);
+        assert!(errors[0].reason.contains(&range), "{}", errors[0].reason);
     }
 
     #[test]
