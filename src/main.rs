@@ -57,6 +57,12 @@ enum Command {
         /// Folders of legitimate mail (repeatable).
         #[arg(long, required = true)]
         legit: Vec<PathBuf>,
+        /// Folders of honest cold sales, sales with no partnership framing
+        /// (repeatable): legitimate to the model, but their words weigh
+        /// less than other legitimate mail's (see README, "The learned
+        /// model").
+        #[arg(long)]
+        cold: Vec<PathBuf>,
         /// A labels file with `path` and `category` columns (tab-separated,
         /// paths relative to it): its pitches also train the category
         /// model.
@@ -179,10 +185,16 @@ fn main() -> ExitCode {
         Command::Train {
             pitch,
             legit,
+            cold,
             categories,
             out,
             ..
-        } => match commands::train::run(&engine, &pitch, &legit, categories.as_deref(), &out) {
+        } => match commands::train::run(
+            &engine,
+            [&pitch, &legit, &cold],
+            categories.as_deref(),
+            &out,
+        ) {
             Ok(()) => ExitCode::from(EXIT_OK),
             Err(e) => {
                 eprintln!("pitchfork: {e:#}");

@@ -15,7 +15,7 @@ fn shipped_model_is_reproducible_from_the_training_split() {
         .args([
             "--legit",
             "tests/corpus/train/legit",
-            "--legit",
+            "--cold",
             "tests/corpus/train/cold",
             "--categories",
             "tests/corpus/labels.tsv",
@@ -34,7 +34,7 @@ fn shipped_model_is_reproducible_from_the_training_split() {
         trained == shipped,
         "config/model.json is stale: retrain with `cargo run --release -- train \
          --pitch tests/corpus/train/pitch --legit tests/corpus/train/legit \
-         --legit tests/corpus/train/cold --categories tests/corpus/labels.tsv \
+         --cold tests/corpus/train/cold --categories tests/corpus/labels.tsv \
          --out config/model.json`"
     );
 }

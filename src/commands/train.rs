@@ -15,14 +15,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// Reads every message under `pitch` and `legit` (in that order, each in
-/// name order), fits a model and writes it to `out`. With `categories`, a
-/// labels file with `path` and `category` columns, the pitches it names
-/// also train the category model.
+/// Reads every message under the folders of pitches, legitimate mail and
+/// cold sales (in that order, each in name order), fits a model and writes
+/// it to `out`. With `categories`, a labels file with `path` and
+/// `category` columns, the pitches it names also train the category model.
 pub fn run(
     engine: &Engine,
-    pitch: &[PathBuf],
-    legit: &[PathBuf],
+    [pitch, legit, cold]: [&[PathBuf]; 3],
     categories: Option<&Path>,
     out: &Path,
 ) -> anyhow::Result<()> {
@@ -38,11 +37,18 @@ pub fn run(
     };
     let mut samples = Vec::new();
     let mut categorised = 0;
-    for (dirs, is_pitch) in [(pitch, true), (legit, false)] {
+    for (dirs, is_pitch, is_cold) in [
+        (pitch, true, false),
+        (legit, false, false),
+        (cold, false, true),
+    ] {
         for dir in dirs {
             super::for_each_message(dir, &mut |name, raw| {
                 let view = Session::from_bytes(raw, engine.config.max_scan_bytes).view();
                 let mut sample = Sample::new(&engine.rules, &view, is_pitch, &options);
+                if is_cold {
+                    sample = sample.cold();
+                }
                 let category = (is_pitch && !categories.is_empty())
                     .then(|| std::fs::canonicalize(name).ok())
                     .flatten()
@@ -64,18 +70,19 @@ pub fn run(
         "no pitch under the --pitch folders has a category in the --categories file"
     );
     let model = train(&samples, &engine.rules, &options);
+    let legit = model.trained.legit + model.trained.cold;
     anyhow::ensure!(
-        model.trained.pitch > 0 && model.trained.legit > 0,
-        "need at least one pitch and one legitimate message (got {} and {})",
+        model.trained.pitch > 0 && legit > 0,
+        "need at least one pitch and one legitimate message (got {} and {legit})",
         model.trained.pitch,
-        model.trained.legit
     );
     std::fs::write(out, model.to_json())
         .with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!(
-        "trained on {} pitches and {} legitimate messages: {} named tests, {} word features; wrote {}",
+        "trained on {} pitches, {} legitimate messages and {} cold sales: {} named tests, {} word features; wrote {}",
         model.trained.pitch,
         model.trained.legit,
+        model.trained.cold,
         model.rules.len(),
         model.words.len(),
         out.display()

@@ -38,7 +38,15 @@ const MIN_WORD_FEATURES: usize = 8;
 #[serde(deny_unknown_fields)]
 pub struct Trained {
     pub pitch: usize,
+    /// Legitimate mail, cold sales not counted.
     pub legit: usize,
+    /// Honest cold sales (`--cold`); absent from files trained without.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cold: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A model file.
@@ -383,7 +391,11 @@ mod tests {
             format: FORMAT_VERSION,
             features: features::FEATURES_VERSION,
             hash_bits: 10,
-            trained: Trained { pitch: 2, legit: 2 },
+            trained: Trained {
+                pitch: 2,
+                legit: 2,
+                cold: 0,
+            },
             text_cap: 3.0,
             text_gate: vec![vec!["FRAMING".into()]],
             rules: BTreeMap::from([("FRAMING".to_owned(), 3.0)]),

@@ -48,6 +48,14 @@ pub struct Options {
     /// may lean towards "pitch" only where legitimate mail never needs it
     /// to be otherwise.
     pub legit_words: f64,
+    /// The same for honest cold sales (`pitchfork train --cold`): not the
+    /// target, but one narrow kind of mail, written to sell as pitches are.
+    /// At `legit_words` their sales words outweighed the framing a pitch
+    /// adds to them; at 5, on the project's corpus, 23 more of 1,000
+    /// held-out pitches were flagged and no more held-out cold sales
+    /// (4 of 139) or legitimate mail (3 of 882; real mail 5 → 4 of 4,351).
+    /// At 3 and below the cold sales flagged pass 5 %.
+    pub cold_words: f64,
     /// The flag threshold: the fixed bias is minus this.
     pub flag: f64,
     /// A word feature must occur in this many categorised pitches to count
@@ -75,6 +83,7 @@ impl Default for Options {
             text_cap: 6.0,
             text_gate: Vec::new(),
             legit_words: 60.0,
+            cold_words: 5.0,
             flag: 5.0,
             category_min_documents: 10,
             min_category_weight: 0.3,
@@ -92,6 +101,8 @@ pub struct Sample {
     open: bool,
     rules: Vec<usize>,
     pitch: bool,
+    /// A legitimate message that is an honest cold sale.
+    cold: bool,
     /// Of a pitch, its category (an index of [`NAMES`]), if known.
     category: Option<usize>,
 }
@@ -114,7 +125,17 @@ impl Sample {
             words,
             rules: tests,
             pitch,
+            cold: false,
             category: None,
+        }
+    }
+
+    /// The same legitimate sample as an honest cold sale (see
+    /// [`Options::cold_words`]).
+    pub fn cold(self) -> Self {
+        Self {
+            cold: !self.pitch,
+            ..self
         }
     }
 
@@ -229,7 +250,8 @@ pub fn train(samples: &[Sample], rules: &RuleSet, options: &Options) -> ModelFil
         hash_bits: options.hash_bits,
         trained: Trained {
             pitch: samples.iter().filter(|s| s.pitch).count(),
-            legit: samples.iter().filter(|s| !s.pitch).count(),
+            legit: samples.iter().filter(|s| !s.pitch && !s.cold).count(),
+            cold: samples.iter().filter(|s| s.cold).count(),
         },
         text_cap: options.text_cap,
         text_gate: options.text_gate.clone(),
@@ -353,6 +375,8 @@ fn fit(samples: &[Sample], priors: &[f64], usable: &Usable, options: &Options) -
             let g = (p - target) * class_weight;
             let g_words = if sample.pitch {
                 g
+            } else if sample.cold {
+                g * options.cold_words
             } else {
                 g * options.legit_words
             };
@@ -451,7 +475,8 @@ mod tests {
             a.trained,
             Trained {
                 pitch: 10,
-                legit: 10
+                legit: 10,
+                cold: 0
             }
         );
         let model = super::super::model::Model::from_file(a).unwrap();
@@ -461,6 +486,43 @@ mod tests {
         };
         assert!(score(pitch) >= 5.0, "{}", score(pitch));
         assert!(score(legit) < 5.0, "{}", score(legit));
+    }
+
+    #[test]
+    fn cold_sales_words_weigh_less_than_other_legitimate_mail() {
+        let rules = RuleSet::builtin();
+        let options = Options {
+            hash_bits: 12,
+            min_documents: 2,
+            ..Options::default()
+        };
+        let pitch =
+            "our agency would team up with your marketing team, monthly retainer, book a call";
+        let sale = "our agency offers a monthly retainer for your marketing, book a call";
+        let fit = |cold: bool| {
+            let samples: Vec<Sample> = (0..20)
+                .map(|i| {
+                    let text = format!("{} number{i}", if i % 2 == 0 { pitch } else { sale });
+                    let sample = Sample::new(&rules, &view(&text), i % 2 == 0, &options);
+                    if cold { sample.cold() } else { sample }
+                })
+                .collect();
+            train(&samples, &rules, &options)
+        };
+        let (as_legit, as_cold) = (fit(false), fit(true));
+        assert_eq!((as_cold.trained.legit, as_cold.trained.cold), (0, 10));
+        assert_eq!((as_legit.trained.legit, as_legit.trained.cold), (10, 0));
+        // A pitch is never a cold sale.
+        assert_eq!(as_cold.trained.pitch, 10);
+        let score = |file: &ModelFile| {
+            let model = super::super::model::Model::from_file(file.clone()).unwrap();
+            let v = view(sale);
+            model.rescore(rules.score(&v), &v).score
+        };
+        // The sale's words were pushed down less, though it stays a sale.
+        let (legit_score, cold_score) = (score(&as_legit), score(&as_cold));
+        assert!(legit_score < cold_score, "{legit_score} vs {cold_score}");
+        assert!(cold_score < 5.0, "{cold_score}");
     }
 
     #[test]
