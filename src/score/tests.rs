@@ -315,6 +315,33 @@ fn shipped_framing_reads_roles_offered_and_partnerships_sold() {
 }
 
 #[test]
+fn a_sender_who_would_pay_the_reader_is_counter_evidence() {
+    let rules = RuleSet::builtin();
+    // The sender pays: an investor, a recruiter with a role for the
+    // reader, a distributor buying stock, a buyer for the company.
+    let paying = [
+        "We'd love to partner with you on your Series A; our first cheque is $5M.",
+        "I'd love to partner with you on your next career move. OTE is $420k.",
+        "Nos gustaría ser su distribuidor en México, con un pedido inicial de 6.000 botellas.",
+        "Wir würden Ihren Betrieb gern übernehmen; die Unternehmensnachfolge regeln wir fair.",
+    ];
+    for body in paying {
+        let evaluation = rules.score(&view("", body));
+        assert!(names(&evaluation).contains(&"PAYS_THE_READER"), "{body}");
+    }
+    // The reader pays: a staffing firm's fee, a pitch to become the
+    // seller's distributor.
+    let selling = [
+        "We partner with you on hiring: our fee is 18% of first-year salary.",
+        "Become our distributor: the starter kit is $2,400.",
+    ];
+    for body in selling {
+        let evaluation = rules.score(&view("", body));
+        assert!(!names(&evaluation).contains(&"PAYS_THE_READER"), "{body}");
+    }
+}
+
+#[test]
 fn patterns_are_anchored_on_literals_every_match_contains() {
     let anchors = |p: &str| rules::anchors_of_pattern(p);
     assert_eq!(
