@@ -286,36 +286,51 @@ impl HtmlFacts {
     }
 }
 
-/// `Fwd:` and its kin in the languages of the rules: `WG:` (German),
-/// `TR:` (French), `RV:` (Spanish), `ENC:` (Portuguese), `Doorst:` (Dutch),
-/// `I:` (Italian Outlook), `PD:` (Polish).
+/// `Re:` and its kin in the languages of the rules: `AW:` (German), `SV:`,
+/// `Antw:` (Dutch), `RIF:` (Italian), `Odp:` (Polish), `RES:` and `REF:`
+/// (Portuguese).
+const REPLY_PREFIXES: [&str; 8] = ["re", "aw", "sv", "antw", "rif", "odp", "res", "ref"];
+
+/// `Fwd:` and its kin: `WG:` (German), `TR:` (French), `RV:` (Spanish),
+/// `ENC:` (Portuguese), `Doorst:` (Dutch), `I:` (Italian Outlook), `PD:`
+/// (Polish).
+const FORWARD_PREFIXES: [&str; 9] = ["fwd", "fw", "wg", "tr", "rv", "enc", "doorst", "i", "pd"];
+
 fn is_forward_subject(subject: &str) -> bool {
-    starts_with_prefix(
-        subject,
-        &[
-            "fwd:", "fw:", "fwd :", "wg:", "tr:", "tr :", "rv:", "enc:", "doorst:", "i:", "pd:",
-        ],
-    )
+    leading_prefix(subject).is_some_and(|(word, _)| is_one_of(word, &FORWARD_PREFIXES))
 }
 
 fn is_reply_subject(subject: &str) -> bool {
-    starts_with_prefix(
-        subject,
-        &[
-            "re:", "re :", "aw:", "sv:", "antw:", "rif:", "odp:", "res:", "ref:",
-        ],
-    )
+    leading_prefix(subject).is_some_and(|(word, _)| is_one_of(word, &REPLY_PREFIXES))
 }
 
-/// Whether the subject starts with one of `prefixes` (ASCII, lower case),
-/// in any case, after leading blanks; without lower-casing the subject.
-fn starts_with_prefix(subject: &str, prefixes: &[&str]) -> bool {
-    let subject = subject.trim_start().as_bytes();
-    prefixes.iter().any(|p| {
-        subject
-            .get(..p.len())
-            .is_some_and(|start| start.eq_ignore_ascii_case(p.as_bytes()))
-    })
+/// The subject without its leading reply and forward prefixes (`Re: Fwd:`),
+/// for reading its words.
+pub fn without_prefixes(subject: &str) -> &str {
+    let mut rest = subject.trim_start();
+    while let Some((word, after)) = leading_prefix(rest) {
+        if !is_one_of(word, &REPLY_PREFIXES) && !is_one_of(word, &FORWARD_PREFIXES) {
+            break;
+        }
+        rest = after;
+    }
+    rest
+}
+
+/// The text before the subject's first colon and the text after it, each
+/// without the blanks around it.
+fn leading_prefix(subject: &str) -> Option<(&str, &str)> {
+    let subject = subject.trim_start();
+    let colon = subject.find(':')?;
+    Some((
+        subject[..colon].trim_end(),
+        subject[colon + 1..].trim_start(),
+    ))
+}
+
+/// Whether `word` is one of `prefixes` (ASCII, lower case), in any case.
+fn is_one_of(word: &str, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|p| word.eq_ignore_ascii_case(p))
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub fn extract_kept<'a>(
     // A reply or forward prefix says nothing a word could: whether the
     // reply is real is for the `fake_reply` and `in_thread` detectors.
     let subject = if version >= 3 {
-        without_prefixes(&view.subject)
+        crate::message::without_prefixes(&view.subject)
     } else {
         &view.subject
     };
@@ -160,26 +160,6 @@ fn add_words<'a>(
             });
         }
         previous = Some((word, single));
-    }
-}
-
-/// The subject without its leading reply and forward prefixes (`Re: Fwd:`),
-/// in the languages `MessageView` knows them in.
-fn without_prefixes(subject: &str) -> &str {
-    const PREFIXES: [&str; 17] = [
-        "re", "aw", "sv", "antw", "rif", "odp", "res", "ref", "fwd", "fw", "wg", "tr", "rv", "enc",
-        "doorst", "i", "pd",
-    ];
-    let mut rest = subject.trim_start();
-    loop {
-        let Some(colon) = rest.find(':') else {
-            return rest;
-        };
-        let head = rest[..colon].trim_end();
-        if !PREFIXES.iter().any(|p| head.eq_ignore_ascii_case(p)) {
-            return rest;
-        }
-        rest = rest[colon + 1..].trim_start();
     }
 }
 
@@ -419,9 +399,10 @@ mod tests {
         let mut now = labels("re: aw : fwd: our offer", FEATURES_VERSION);
         now.sort();
         assert_eq!(now, ["subject:offer", "subject:our", "subject:our offer"]);
-        // A prefix-like word that is not one stays, and so does a prefix
-        // not followed by a colon.
-        assert!(labels("i: free audit", FEATURES_VERSION).contains(&"subject:free".to_owned()));
+        // Italian Outlook's forward prefix, `I:`, is one too.
+        assert!(!labels("i: free audit", FEATURES_VERSION).contains(&"subject:i".to_owned()));
+        // A prefix not followed by a colon stays a word, and so does a
+        // word before a colon that is not a prefix.
         assert!(labels("re offer", FEATURES_VERSION).contains(&"subject:re".to_owned()));
         assert!(labels("rex: offer", FEATURES_VERSION).contains(&"subject:rex".to_owned()));
         // Version 2 models read them as words.
