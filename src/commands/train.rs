@@ -5,7 +5,7 @@ use crate::{
     engine::Engine,
     score::{
         category::NAMES,
-        train::{Options, Sample, train},
+        train::{Label, Options, Sample, train},
     },
     session::Session,
 };
@@ -37,19 +37,16 @@ pub fn run(
     };
     let mut samples = Vec::new();
     let mut categorised = 0;
-    for (dirs, is_pitch, is_cold) in [
-        (pitch, true, false),
-        (legit, false, false),
-        (cold, false, true),
+    for (dirs, label) in [
+        (pitch, Label::Pitch),
+        (legit, Label::Legit),
+        (cold, Label::Cold),
     ] {
         for dir in dirs {
             super::for_each_message(dir, &mut |name, raw| {
                 let view = Session::from_bytes(raw, engine.config.max_scan_bytes).view();
-                let mut sample = Sample::new(&engine.rules, &view, is_pitch, &options);
-                if is_cold {
-                    sample = sample.cold();
-                }
-                let category = (is_pitch && !categories.is_empty())
+                let mut sample = Sample::new(&engine.rules, &view, label, &options);
+                let category = (label == Label::Pitch && !categories.is_empty())
                     .then(|| std::fs::canonicalize(name).ok())
                     .flatten()
                     .and_then(|path| categories.get(&path));

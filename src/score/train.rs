@@ -91,6 +91,15 @@ impl Default for Options {
     }
 }
 
+/// What a training message is labelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Label {
+    Pitch,
+    Legit,
+    /// Legitimate, an honest cold sale (see [`Options::cold_words`]).
+    Cold,
+}
+
 /// One training message reduced to its features.
 #[derive(Clone, Debug)]
 pub struct Sample {
@@ -100,16 +109,14 @@ pub struct Sample {
     /// Whether a test of the text gate hit: the words may add points.
     open: bool,
     rules: Vec<usize>,
-    pitch: bool,
-    /// A legitimate message that is an honest cold sale.
-    cold: bool,
+    label: Label,
     /// Of a pitch, its category (an index of [`NAMES`]), if known.
     category: Option<usize>,
 }
 
 impl Sample {
     /// Features of a message: the tests it hits and its word features.
-    pub fn new(rules: &RuleSet, view: &MessageView, pitch: bool, options: &Options) -> Self {
+    pub fn new(rules: &RuleSet, view: &MessageView, label: Label, options: &Options) -> Self {
         let hit_names = rules.score(view).hits;
         let tests = hit_names
             .iter()
@@ -124,19 +131,13 @@ impl Sample {
             open: super::model::gate_open(&options.text_gate, &hit_names),
             words,
             rules: tests,
-            pitch,
-            cold: false,
+            label,
             category: None,
         }
     }
 
-    /// The same legitimate sample as an honest cold sale (see
-    /// [`Options::cold_words`]).
-    pub fn cold(self) -> Self {
-        Self {
-            cold: !self.pitch,
-            ..self
-        }
+    fn is_pitch(&self) -> bool {
+        self.label == Label::Pitch
     }
 
     /// The same sample labelled with its category, one of [`NAMES`]; `None`
@@ -229,6 +230,7 @@ pub fn train(samples: &[Sample], rules: &RuleSet, options: &Options) -> ModelFil
     let usable = Usable::new(samples, rules, options);
     let priors: Vec<f64> = rules.tests.iter().map(|t| t.score).collect();
     let weights = fit(samples, &priors, &usable, options);
+    let count = |label| samples.iter().filter(|s| s.label == label).count();
     let learned_rules = rules
         .tests
         .iter()
@@ -249,9 +251,9 @@ pub fn train(samples: &[Sample], rules: &RuleSet, options: &Options) -> ModelFil
         features: features::FEATURES_VERSION,
         hash_bits: options.hash_bits,
         trained: Trained {
-            pitch: samples.iter().filter(|s| s.pitch).count(),
-            legit: samples.iter().filter(|s| !s.pitch && !s.cold).count(),
-            cold: samples.iter().filter(|s| s.cold).count(),
+            pitch: count(Label::Pitch),
+            legit: count(Label::Legit),
+            cold: count(Label::Cold),
         },
         text_cap: options.text_cap,
         text_gate: options.text_gate.clone(),
@@ -354,7 +356,7 @@ fn fit(samples: &[Sample], priors: &[f64], usable: &Usable, options: &Options) -
         rules: vec![1e-8; priors.len()],
         words: vec![1e-8; 1 << options.hash_bits],
     };
-    let pitches = samples.iter().filter(|s| s.pitch).count().max(1) as f64;
+    let pitches = samples.iter().filter(|s| s.is_pitch()).count().max(1) as f64;
     let legit = (samples.len() as f64 - pitches).max(1.0);
     let mut order: Vec<usize> = (0..samples.len()).collect();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
@@ -367,18 +369,16 @@ fn fit(samples: &[Sample], priors: &[f64], usable: &Usable, options: &Options) -
             // Past the cap the words no longer move the score: no gradient.
             let words_free =
                 -options.text_cap < words && words < sample.word_ceiling(options.text_cap);
-            let (target, class_weight) = if sample.pitch {
+            let (target, class_weight) = if sample.is_pitch() {
                 (1.0, samples.len() as f64 / (2.0 * pitches))
             } else {
                 (0.0, samples.len() as f64 / (2.0 * legit))
             };
             let g = (p - target) * class_weight;
-            let g_words = if sample.pitch {
-                g
-            } else if sample.cold {
-                g * options.cold_words
-            } else {
-                g * options.legit_words
+            let g_words = match sample.label {
+                Label::Pitch => g,
+                Label::Legit => g * options.legit_words,
+                Label::Cold => g * options.cold_words,
             };
             for &r in sample.rules.iter().filter(|&&r| usable.rules[r]) {
                 let gr = g + options.l2_rules * (weights.rules[r] - priors[r]);
@@ -455,17 +455,12 @@ mod tests {
         let legit = "the quarterly report is attached, see you at the board meeting on friday";
         let samples: Vec<Sample> = (0..20)
             .map(|i| {
-                let (text, is_pitch) = if i % 2 == 0 {
-                    (pitch, true)
+                let (text, label) = if i % 2 == 0 {
+                    (pitch, Label::Pitch)
                 } else {
-                    (legit, false)
+                    (legit, Label::Legit)
                 };
-                Sample::new(
-                    &rules,
-                    &view(&format!("{text} number{i}")),
-                    is_pitch,
-                    &options,
-                )
+                Sample::new(&rules, &view(&format!("{text} number{i}")), label, &options)
             })
             .collect();
         let a = train(&samples, &rules, &options);
@@ -503,8 +498,12 @@ mod tests {
             let samples: Vec<Sample> = (0..20)
                 .map(|i| {
                     let text = format!("{} number{i}", if i % 2 == 0 { pitch } else { sale });
-                    let sample = Sample::new(&rules, &view(&text), i % 2 == 0, &options);
-                    if cold { sample.cold() } else { sample }
+                    let label = match (i % 2 == 0, cold) {
+                        (true, _) => Label::Pitch,
+                        (false, false) => Label::Legit,
+                        (false, true) => Label::Cold,
+                    };
+                    Sample::new(&rules, &view(&text), label, &options)
                 })
                 .collect();
             train(&samples, &rules, &options)
@@ -545,7 +544,7 @@ mod tests {
         ];
         let sample = |text: &str, i: usize| {
             let v = view(&format!("{text} number{i}"));
-            Sample::new(&rules, &v, true, &options)
+            Sample::new(&rules, &v, Label::Pitch, &options)
         };
         let mut samples: Vec<Sample> = (0..20)
             .map(|i| {
