@@ -7,7 +7,7 @@ use crate::message::MessageView;
 
 /// Version of the feature extraction; stored in every model file. Version
 /// 1 had no stems, version 2 read a subject's `Re:` and `Fwd:` prefixes as
-/// words, version 3 read numbers by their value ([`number_shape`]); their
+/// words, version 3 read numbers by their value (see `number_shape`); their
 /// model files are still read (see [`extract_kept`]).
 pub const FEATURES_VERSION: u32 = 4;
 
