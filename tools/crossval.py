@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """K-fold cross-validation of `pitchfork train` on the training split.
 
-Usage: tools/crossval.py [--bin PATH] [--folds K] [--train-option ARG]... [CORPUS_DIR]
+Usage: tools/crossval.py [--bin PATH] [--folds K] [--config FILE] [CORPUS_DIR]
 
 CORPUS_DIR (default tests/corpus/train) holds pitch/, legit/ and cold/.
 Each message goes to fold CRC-32(file name) mod K; for every fold a model
 is trained on the other folds (`pitchfork train`, without categories) and
 the fold is scored with it (`pitchfork check --format json`, built-in
-configuration otherwise, no state store). Prints, per label, how many
-messages scored at or above 4, 5 (the default flag threshold) and 6.
+configuration otherwise, no state store). `--config` adds its lines to
+both, e.g. a `rules_file` to try (it must not set `model`, `model_file` or
+`state`). Prints, per label, how many messages scored at or above 4, 5
+(the default flag threshold) and 6.
 
 The held-out split is never read. A training change is worth keeping when it
 helps here *and* on the held-out split and real mail: the folds share their
@@ -28,18 +30,20 @@ LABELS = ("pitch", "legit", "cold")
 THRESHOLDS = (4.0, 5.0, 6.0)
 
 
-def run_fold(binary, folds_dir, fold, options):
+def run_fold(binary, folds_dir, fold, base):
     here = os.path.join(folds_dir, str(fold))
     config = os.path.join(here, "config.toml")
     model = os.path.join(here, "model.json")
     with open(config, "w") as f:
-        f.write('state = ""\nmodel = false\n')
+        f.write(base + 'state = ""\nmodel = false\n')
     train = [binary, "train", "--config", config, "--out", model]
     for label in LABELS:
         train += [f"--{label}", os.path.join(here, "train", label)]
-    subprocess.run(train + options, check=True, capture_output=True)
+    trained = subprocess.run(train, capture_output=True, text=True)
+    if trained.returncode != 0:
+        sys.exit(f"train failed on fold {fold}: {trained.stderr.strip()}")
     with open(config, "w") as f:
-        f.write(f'state = ""\nmodel_file = "{model}"\n')
+        f.write(base + f'state = ""\nmodel_file = "{model}"\n')
     scores = {}
     for label in LABELS:
         out = subprocess.run(
@@ -58,12 +62,17 @@ def main():
     parser.add_argument("corpus", nargs="?", default="tests/corpus/train")
     parser.add_argument("--bin", default="target/release/pitchfork")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--train-option", action="append", default=[],
-                        help="passed on to pitchfork train")
+    parser.add_argument("--config", help="lines added to every fold's configuration")
     args = parser.parse_args()
     if not os.path.isdir(os.path.join(args.corpus, "pitch")):
         sys.exit(f"{args.corpus}: no pitch/ folder")
+    if not os.access(args.bin, os.X_OK):
+        sys.exit(f"{args.bin}: no pitchfork binary (cargo build --release)")
     binary = os.path.abspath(args.bin)
+    base = ""
+    if args.config:
+        with open(args.config) as f:
+            base = f.read().rstrip("\n") + "\n"
     with tempfile.TemporaryDirectory(prefix="pitchfork-crossval-") as folds_dir:
         for label in LABELS:
             source = os.path.join(args.corpus, label)
@@ -80,7 +89,7 @@ def main():
                                os.path.join(folds_dir, str(fold), part, label, name))
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             results = list(pool.map(
-                lambda k: run_fold(binary, folds_dir, k, args.train_option),
+                lambda k: run_fold(binary, folds_dir, k, base),
                 range(args.folds)))
     for label in LABELS:
         scores = [s for result in results for s in result[label]]
