@@ -134,6 +134,43 @@ fn missing_files_are_errors_but_the_rest_is_judged() {
 }
 
 #[test]
+fn verdicts_that_cannot_be_written_are_an_error() {
+    // A verdict short of a buffer is lost only at the last flush.
+    let output = Command::new(BIN)
+        .args(["check", "tests/check/dir/pitch.eml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("cannot write the verdicts"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    let mut child = Command::new(BIN)
+        .args(["check", "--format", "json", "tests/corpus/train/legit"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then hang up, as `head -1` does.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    assert!(first.starts_with("{\"path\""), "first line: {first}");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(String::from_utf8(output.stderr).unwrap(), "");
+}
+
+#[test]
 fn invalid_config_names_the_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");

@@ -55,8 +55,14 @@ pub fn run(
     let mut store = store.cloned();
     let now = state::now();
     let retention = engine.config.state.retention.as_secs();
+    // A failed write to `out` ends the run: the output is gone (a reader
+    // such as `head` closed it), so judging more messages is pointless.
+    let mut lost_output = None;
     for path in paths {
         let result = super::for_each_message(path, &mut |name, raw| {
+            if lost_output.is_some() {
+                return Ok(());
+            }
             let session = Session::from_bytes(raw, engine.config.max_scan_bytes);
             let ask = store.is_some().then_some(Ask {
                 sender: None,
@@ -77,17 +83,38 @@ pub fn run(
             let decision = isolate(|| engine.decide(prepared, known.as_ref(), now))
                 .map_err(io::Error::other)?;
             flagged |= decision.verdict == Verdict::Pitch;
-            write_verdict(out, engine, name, &decision, format)
+            if let Err(e) = write_verdict(out, engine, name, &decision, format) {
+                lost_output = Some(e);
+            }
+            Ok(())
         });
+        if let Some(e) = lost_output {
+            report_lost(&e);
+            return EXIT_ERROR;
+        }
         if let Err(e) = result {
             failed = true;
             eprintln!("pitchfork: {}: {e}", path.display());
         }
     }
+    // Whatever is still buffered must reach the reader too: a verdict
+    // lost at the last flush is an error, not a success.
+    if let Err(e) = out.flush() {
+        report_lost(&e);
+        return EXIT_ERROR;
+    }
     match (failed, flagged) {
         (true, _) => EXIT_ERROR,
         (false, true) => EXIT_FLAGGED,
         (false, false) => EXIT_OK,
+    }
+}
+
+/// Reports verdicts that could not be written, unless the reader closed
+/// the pipe (its own choice, as `head` does).
+fn report_lost(e: &io::Error) {
+    if e.kind() != io::ErrorKind::BrokenPipe {
+        eprintln!("pitchfork: cannot write the verdicts: {e}");
     }
 }
 
