@@ -7,9 +7,11 @@ use crate::message::MessageView;
 
 /// Version of the feature extraction; stored in every model file. Version
 /// 1 had no stems, version 2 read a subject's `Re:` and `Fwd:` prefixes as
-/// words, version 3 read numbers by their value (see `number_shape`); their
-/// model files are still read (see [`extract_kept`]).
-pub const FEATURES_VERSION: u32 = 4;
+/// words, version 3 read numbers by their value (see `number_shape`),
+/// version 4 read the words that introduce contact details (`Fax:`, `Tel.`,
+/// see `is_contact_word`); their model files are still read (see
+/// [`extract_kept`]).
+pub const FEATURES_VERSION: u32 = 5;
 
 /// Words of the body considered; the opening of a message carries the
 /// pitch, and a cap keeps huge messages cheap.
@@ -126,10 +128,14 @@ fn add_words<'a>(
     mask: u32,
     found: &mut impl FnMut(Feature<'a>),
 ) {
-    let (stems, numbers) = (version >= 2, version >= 4);
+    let (stems, numbers, contacts) = (version >= 2, version >= 4, version >= 5);
     let start = fnv(FNV_OFFSET, if subject { b"s:" } else { b"b:" });
     let mut previous: Option<(&str, u32)> = None;
     for word in words(text).take(limit) {
+        if contacts && is_contact_word(word) {
+            previous = None;
+            continue;
+        }
         let word = if numbers { number_shape(word) } else { word };
         // The word's own hash and, going on from the hash of the word
         // before, the pair's (`hash(subject, prev, Some(word))`), in one
@@ -163,6 +169,39 @@ fn add_words<'a>(
         }
         previous = Some((word, single));
     }
+}
+
+/// Whether a word names a way to reach someone (`Fax:`, `Tel.`,
+/// `www`): every business signature has them, in the style of its era and
+/// country, and they say nothing about what the sender wants.
+fn is_contact_word(word: &str) -> bool {
+    const CONTACT: [&str; 24] = [
+        "fax",
+        "tel",
+        "tél",
+        "phone",
+        "telephone",
+        "téléphone",
+        "mobile",
+        "mob",
+        "cell",
+        "email",
+        "e",
+        "mail",
+        "www",
+        "http",
+        "https",
+        "telefon",
+        "teléfono",
+        "telefone",
+        "telefoon",
+        "telefono",
+        "tfno",
+        "tlf",
+        "faks",
+        "kom",
+    ];
+    word.len() <= 10 && CONTACT.contains(&word)
 }
 
 /// A number as its count of digits (`0`, `00`, `000`, `0000` for four or
@@ -412,6 +451,29 @@ mod tests {
         );
         // Version 3 models read the digits.
         assert!(labels("call 555", 3).contains(&"call 555".to_owned()));
+    }
+
+    #[test]
+    fn contact_words_are_not_features() {
+        let labels = |body: &str, version: u32| -> Vec<String> {
+            let view = view("", body);
+            let (_, found) = extract_kept(&view, 18, version, |_| true);
+            found.iter().map(Feature::label).collect()
+        };
+        // Words arrive case-folded, as normalisation leaves them.
+        let now = labels(
+            "sales office. fax: 555 0100, e-mail sales",
+            FEATURES_VERSION,
+        );
+        for gone in ["fax", "office fax", "fax 000", "e", "mail", "mail sales"] {
+            assert!(!now.contains(&gone.to_owned()), "{gone} in {now:?}");
+        }
+        // The words around them stay, unpaired across the gap.
+        for kept in ["sales office", "000 0000", "sales"] {
+            assert!(now.contains(&kept.to_owned()), "{kept} in {now:?}");
+        }
+        // Version 4 models read them.
+        assert!(labels("fax 555", 4).contains(&"fax".to_owned()));
     }
 
     #[test]
