@@ -210,6 +210,7 @@ mod tests {
                 hit("SHARED", -0.5),
             ],
             category: "recruiting",
+            words: None,
         }
     }
 

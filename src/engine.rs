@@ -108,14 +108,22 @@ impl Engine {
             let state = &self.config.state;
             let extra = signals::hits(&self.rules, state, prepared.claims, known, now);
             if !extra.is_empty() {
-                let category = evaluation.category;
+                let (category, words) = (evaluation.category, evaluation.words);
                 let mut hits = evaluation.hits;
                 hits.extend(extra);
                 evaluation = Evaluation {
                     category,
+                    words,
                     ..crate::score::sorted_evaluation(hits)
                 };
             }
+        }
+        // Only flagged mail is given a category: the rest skips the
+        // category model.
+        if evaluation.score >= self.config.thresholds.flag
+            && let Some(model) = &self.model
+        {
+            evaluation.category = model.categorize(&evaluation);
         }
         Decision::new(evaluation, &self.config)
     }

@@ -90,8 +90,22 @@ pub struct Evaluation {
     pub score: f64,
     /// Sorted by contribution, largest first.
     pub hits: Vec<Hit>,
-    /// The kind of pitch, should this be one (see [`category`]).
+    /// The kind of pitch, should this be one (see [`category`]): the rule
+    /// file's choice until a category model has made its own.
     pub category: &'static str,
+    /// What a category model reads, kept for when the verdict needs a
+    /// category (see [`Model::categorize`]).
+    pub words: Option<CategoryWords>,
+}
+
+/// The word features of a message a category model weighs, and the value
+/// of each: most mail is not flagged and needs no category, so the
+/// choice waits for the verdict.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CategoryWords {
+    /// Feature indices, in the order the model reads them.
+    pub indices: Vec<u32>,
+    pub value: f64,
 }
 
 impl RuleSet {
@@ -243,6 +257,7 @@ pub fn sorted_evaluation(mut hits: Vec<Hit>) -> Evaluation {
         score: (total * 100.0).round() / 100.0 + 0.0,
         hits,
         category: "other",
+        words: None,
     }
 }
 

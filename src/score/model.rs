@@ -5,7 +5,7 @@
 //! their sum.
 
 use super::{
-    Evaluation, Hit,
+    CategoryWords, Evaluation, Hit,
     category::{CategoryWeights, Learned},
     features,
 };
@@ -274,13 +274,29 @@ impl Model {
             hits.extend(self.word_hits(&found, value, ceiling));
         }
         hits.retain(|hit| hit.score != 0.0);
-        let category = match (&self.categories, value) {
-            (Some(learned), Some(value)) => learned.pick(found.iter().map(|f| f.index), value),
-            _ => evaluation.category,
+        let words = match (&self.categories, value) {
+            (Some(_), Some(value)) => Some(CategoryWords {
+                indices: found.iter().map(|f| f.index).collect(),
+                value,
+            }),
+            _ => None,
         };
         Evaluation {
-            category,
+            category: evaluation.category,
+            words,
             ..super::sorted_evaluation(hits)
+        }
+    }
+
+    /// The category of a rescored message: the category model's choice
+    /// from its words, or the rule file's when there is no category model
+    /// or the message had too few words for one.
+    pub fn categorize(&self, evaluation: &Evaluation) -> &'static str {
+        match (&self.categories, &evaluation.words) {
+            (Some(learned), Some(words)) => {
+                learned.pick(words.indices.iter().copied(), words.value)
+            }
+            _ => evaluation.category,
         }
     }
 
@@ -463,6 +479,7 @@ mod tests {
             score: 3.0,
             hits: vec![hit("FRAMING", 2.0), hit("UNSEEN", 1.0)],
             category: "other",
+            words: None,
         };
         let rescored = model.rescore(evaluation, &view);
         let names: Vec<(&str, f64)> = rescored
@@ -570,13 +587,12 @@ mod tests {
         let c = weighted.categories.as_mut().unwrap();
         c.words = vec![(index, vec![1.0, -1.0])];
         let model_recruiting = Model::from_file(weighted).unwrap();
-        assert_eq!(
-            model_recruiting.rescore(by_rules.clone(), &v).category,
-            "recruiting"
-        );
+        let rescored = model_recruiting.rescore(by_rules.clone(), &v);
+        assert_eq!(rescored.category, "seo-links", "until a verdict asks");
+        assert_eq!(model_recruiting.categorize(&rescored), "recruiting");
         // The table's own feature is not in this message: the bias ties,
         // and the first category wins.
-        assert_eq!(model.rescore(by_rules, &v).category, "recruiting");
+        assert_eq!(model.categorize(&model.rescore(by_rules, &v)), "recruiting");
         model_file.format = 1;
         let errors = Model::from_file(model_file).unwrap_err();
         assert_eq!(errors[0].path, "categories");
