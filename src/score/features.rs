@@ -175,33 +175,33 @@ fn add_words<'a>(
 /// `www`): every business signature has them, in the style of its era and
 /// country, and they say nothing about what the sender wants.
 fn is_contact_word(word: &str) -> bool {
-    const CONTACT: [&str; 24] = [
-        "fax",
-        "tel",
-        "tél",
-        "phone",
-        "telephone",
-        "téléphone",
-        "mobile",
-        "mob",
-        "cell",
-        "email",
-        "e",
-        "mail",
-        "www",
-        "http",
-        "https",
-        "telefon",
-        "teléfono",
-        "telefone",
-        "telefoon",
-        "telefono",
-        "tfno",
-        "tlf",
-        "faks",
-        "kom",
-    ];
-    word.len() <= 10 && CONTACT.contains(&word)
+    matches!(
+        word,
+        "fax"
+            | "tel"
+            | "tél"
+            | "phone"
+            | "telephone"
+            | "téléphone"
+            | "mobile"
+            | "mob"
+            | "cell"
+            | "email"
+            | "e"
+            | "mail"
+            | "www"
+            | "http"
+            | "https"
+            | "telefon"
+            | "teléfono"
+            | "telefone"
+            | "telefoon"
+            | "telefono"
+            | "tfno"
+            | "tlf"
+            | "faks"
+            | "kom"
+    )
 }
 
 /// A number as its count of digits (`0`, `00`, `000`, `0000` for four or
