@@ -67,9 +67,11 @@ fn queries() -> Vec<Query> {
             let ask = Ask {
                 sender: Some("sender@example.org"),
                 learned: true,
+                regardless: true,
             };
             engine.prepare(&raw, false, Some(ask)).query
         })
+        .map(Option::unwrap_or_default)
         .collect();
     let features: usize = queries.iter().map(|q| q.features.len()).sum();
     eprintln!(

@@ -6,7 +6,7 @@ use crate::{
     action::Decision,
     config::{Config, ConfigError, ConfigErrors},
     message::MessageView,
-    score::{Evaluation, Model, RuleSet, features},
+    score::{Detector, Evaluation, Model, RuleSet, features},
     state::{
         Known, LEARN_BITS, Query,
         envelope::Envelope,
@@ -56,8 +56,10 @@ impl Engine {
     }
 
     /// The first half of judging: parse, normalise, score by the rules and
-    /// the model, and, when there is a store to `ask`, say what to ask it
-    /// (without a store, the query stays empty and costs nothing).
+    /// the model, and, when there is a store to `ask`, say what to ask it:
+    /// nothing (no query) when its answer could not change the verdict
+    /// (see [`Engine::store_could_change`]) unless `ask.regardless` or
+    /// `state_ask_all`.
     pub fn prepare(&self, raw: &[u8], truncated: bool, ask: Option<Ask>) -> Prepared {
         let view = MessageView::parse(raw, truncated);
         let evaluation = self.rules.score(&view);
@@ -70,15 +72,54 @@ impl Engine {
             bulk: view.facts.bulk,
         };
         let query = match ask {
-            Some(ask) if ask.learned => self.query(raw, ask.sender, learned_features(&view)),
-            Some(ask) => self.query(raw, ask.sender, Vec::new()),
-            None => Query::default(),
+            Some(ask)
+                if ask.regardless
+                    || self.config.state.ask_all
+                    || self.store_could_change(&evaluation, claims, ask.learned) =>
+            {
+                let features = if ask.learned {
+                    learned_features(&view)
+                } else {
+                    Vec::new()
+                };
+                Some(self.query(raw, ask.sender, features))
+            }
+            _ => None,
         };
         Prepared {
             evaluation,
             claims,
             query,
         }
+    }
+
+    /// Whether what a store knows could change the verdict of a message
+    /// scored `evaluation`: only if the stateful tests that add points,
+    /// all hitting at once, would lift it to the flag threshold. The tests
+    /// that take points away (a reply to our mail, a known correspondent)
+    /// matter only to mail flagged without them, which is asked about.
+    /// `learned`: whether `LEARNED` counts (the store has learned enough).
+    /// Most mail scores far below the threshold: it then costs the store
+    /// nothing, and its score and tests go without the stateful ones.
+    pub fn store_could_change(
+        &self,
+        evaluation: &Evaluation,
+        claims: Claims,
+        learned: bool,
+    ) -> bool {
+        let lift = |detector| {
+            self.rules
+                .detector_test(detector)
+                .map_or(0.0, |test| test.score.max(0.0))
+        };
+        let mut most = lift(Detector::ReplyToOurs) + lift(Detector::KnownCorrespondent);
+        if claims.exchange && !claims.bulk {
+            most += lift(Detector::FakeThread);
+        }
+        if learned {
+            most += lift(Detector::Learned);
+        }
+        evaluation.score + most >= self.config.thresholds.flag
     }
 
     /// What to ask the store about a message, from its header alone (no
@@ -137,6 +178,9 @@ pub struct Ask<'a> {
     /// Whether to ask for learned word counts: a second pass over the
     /// words, worth it only once the store has learned enough.
     pub learned: bool,
+    /// Ask even when the answer could not change the verdict (to learn
+    /// whether the store has learned enough, say).
+    pub regardless: bool,
 }
 
 /// A message scored by its content, waiting for the state store.
@@ -144,8 +188,9 @@ pub struct Ask<'a> {
 pub struct Prepared {
     pub evaluation: Evaluation,
     pub claims: Claims,
-    /// What to ask the store.
-    pub query: Query,
+    /// What to ask the store; `None`: nothing (no store, or nothing it
+    /// could say would change the verdict).
+    pub query: Option<Query>,
 }
 
 /// The word features whose learned counts `LEARNED` weighs.
@@ -188,9 +233,46 @@ mod tests {
     }
 
     #[test]
+    fn the_store_is_asked_only_when_its_answer_could_change_the_verdict() {
+        // Flagged at 5; FAKE_THREAD and LEARNED add up to 2.5 each.
+        let engine = engine();
+        let scored = |score| Evaluation {
+            score,
+            ..Evaluation::default()
+        };
+        let claims = |exchange, bulk| Claims { exchange, bulk };
+        let could =
+            |score, claims, learned| engine.store_could_change(&scored(score), claims, learned);
+        assert!(could(5.0, claims(false, false), false));
+        assert!(!could(4.99, claims(false, false), false));
+        // A claimed exchange may turn out fake.
+        assert!(could(2.5, claims(true, false), false));
+        assert!(!could(2.49, claims(true, false), false));
+        // Not in list mail.
+        assert!(!could(2.5, claims(true, true), false));
+        // Learned counts may add their weight too.
+        assert!(could(0.0, claims(true, false), true));
+        assert!(!could(-0.01, claims(true, false), true));
+        let ask = |regardless| Ask {
+            sender: None,
+            learned: false,
+            regardless,
+        };
+        let lunch =
+            b"From: Ana <ana@example.org>\r\nSubject: lunch\r\n\r\nNoon at the usual place?\r\n";
+        assert_eq!(engine.prepare(lunch, false, Some(ask(false))).query, None);
+        assert!(
+            engine
+                .prepare(lunch, false, Some(ask(true)))
+                .query
+                .is_some()
+        );
+    }
+
+    #[test]
     fn without_a_store_nothing_is_asked() {
         let prepared = engine().prepare(REPLY, false, None);
-        assert_eq!(prepared.query, Query::default());
+        assert_eq!(prepared.query, None);
     }
 
     #[test]
@@ -199,15 +281,19 @@ mod tests {
         let ask = |learned| Ask {
             sender: Some("bounce@vendor.example"),
             learned,
+            regardless: true,
         };
-        let quiet = engine.prepare(REPLY, false, Some(ask(false))).query;
+        let quiet = engine
+            .prepare(REPLY, false, Some(ask(false)))
+            .query
+            .unwrap();
         assert_eq!(quiet.references, ["first@ours.example"]);
         assert_eq!(
             quiet.senders,
             ["bounce@vendor.example", "ana@vendor.example"]
         );
         assert!(quiet.features.is_empty());
-        let learning = engine.prepare(REPLY, false, Some(ask(true))).query;
+        let learning = engine.prepare(REPLY, false, Some(ask(true))).query.unwrap();
         assert!(!learning.features.is_empty());
         assert_eq!(
             learning.features,

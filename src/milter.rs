@@ -466,36 +466,32 @@ async fn judge(message: &Message, snapshots: &Snapshots) -> Result<Decision, Fai
     let retention = engine.config.state.retention.as_secs();
     let session = &message.session;
     let sender = Some(message.sender.as_str());
-    // With the words in the query: score, then ask.
-    let with_words = async || {
+    // Score, then ask the store, if its answer could change the verdict
+    // (or it has not answered for a while: whether it has learned enough
+    // is known only from an answer).
+    let ask = async |learned, regardless| {
         let ask = Ask {
             sender,
-            learned: true,
+            learned,
+            regardless,
         };
         let mut prepared = session.prepare(engine, Some(ask)).map_err(scan_failure)?;
-        let query = std::mem::take(&mut prepared.query);
-        let known = state.lookup(query, now, retention, metrics).await;
+        let known = match prepared.query.take() {
+            Some(query) => state.lookup(query, now, retention, metrics).await,
+            None => None,
+        };
         Ok::<_, Failure>((prepared, known))
     };
     let (prepared, known) = if !state.enabled() {
         (session.prepare(engine, None).map_err(scan_failure)?, None)
-    } else if state.learning() {
-        with_words().await?
     } else {
-        // The query needs only the header: the store answers while the
-        // message is scored, so its round trip costs no time.
-        let query = session.query(engine, sender).map_err(scan_failure)?;
-        // `biased`: the lookup is polled first, so it is under way before
-        // scoring takes the thread.
-        let lookup = state.lookup(query, now, retention, metrics);
-        let score = async { session.prepare(engine, None) };
-        let (known, prepared) = tokio::join!(biased; lookup, score);
-        let prepared = prepared.map_err(scan_failure)?;
-        if known.is_some() && state.learning() {
+        let learning = state.learning();
+        let (prepared, known) = ask(learning, state.stale()).await?;
+        if known.is_some() && !learning && state.learning() {
             // The store has just learned enough: this message asks again,
             // with its words, so no message goes without `LEARNED` once it
             // counts.
-            with_words().await?
+            ask(true, true).await?
         } else {
             (prepared, known)
         }

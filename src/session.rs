@@ -6,7 +6,6 @@ use crate::{
     action::Decision,
     action::is_own_header,
     engine::{Ask, Engine, Prepared},
-    state::Query,
 };
 use std::{
     collections::HashMap,
@@ -141,12 +140,6 @@ impl Session {
     /// [`Session::judge`].
     pub fn prepare(&self, engine: &Engine, ask: Option<Ask>) -> Result<Prepared, Panicked> {
         isolate(|| engine.prepare(&self.buffer, self.truncated, ask))
-    }
-
-    /// [`Engine::query`] without word features, panics isolated as in
-    /// [`Session::judge`].
-    pub fn query(&self, engine: &Engine, sender: Option<&str>) -> Result<Query, Panicked> {
-        isolate(|| engine.query(&self.buffer, sender, Vec::new()))
     }
 
     /// The raw message as kept (for the identity headers of outbound mail).

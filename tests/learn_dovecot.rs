@@ -88,7 +88,7 @@ fn install_recipe(dir: &Path) -> (PathBuf, String) {
     let config = dir.join("pitchfork.toml");
     let store = state.join("state.db");
     let text = format!(
-        "state = \"{}\"\n[learning]\nmin_learns = {MIN_LEARNS}\n",
+        "state = \"{}\"\nstate_ask_all = true\n[learning]\nmin_learns = {MIN_LEARNS}\n",
         store.display()
     );
     fs::write(&config, text).expect("write pitchfork.toml");

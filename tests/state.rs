@@ -172,10 +172,12 @@ fn redis_keeps_the_contract() {
 
 // --- the daemon -------------------------------------------------------------
 
-/// Two instances' shared settings: no warm-up, learning after two of each.
+/// Two instances' shared settings: no warm-up, learning after two of each,
+/// every message asked about (these tests read the stateful tests of
+/// replies far below the flag threshold).
 fn settings(state: &str) -> String {
     format!(
-        "state = \"{state}\"\nstate_timeout_ms = 300\n\
+        "state = \"{state}\"\nstate_timeout_ms = 300\nstate_ask_all = true\n\
          [correspondents]\nwarmup_days = 0\n[learning]\nmin_learns = 2\n"
     )
 }

@@ -6,7 +6,7 @@ use crate::{
     action::{Decision, Verdict},
     engine::{Ask, Engine},
     session::{Session, isolate},
-    state::{self, Store},
+    state::{self, Query, Store},
 };
 use serde::Serialize;
 use std::{
@@ -55,6 +55,21 @@ pub fn run(
     let mut store = store.cloned();
     let now = state::now();
     let retention = engine.config.state.retention.as_secs();
+    // Whether the store has learned enough for `LEARNED`: the daemon knows
+    // it from the store's last answer, this from a first question.
+    let counts = Query {
+        min_learns: engine.config.state.min_learns,
+        ..Query::default()
+    };
+    let learning = match store.as_ref().map(|s| s.lookup(&counts, now, retention)) {
+        Some(Ok(known)) => known.learned.each_at_least(counts.min_learns),
+        Some(Err(e)) => {
+            eprintln!("pitchfork: {e}; scoring without the stateful tests");
+            store = None;
+            false
+        }
+        None => false,
+    };
     // A failed write to `out` ends the run: the output is gone (a reader
     // such as `head` closed it), so judging more messages is pointless.
     let mut lost_output = None;
@@ -66,20 +81,25 @@ pub fn run(
             let session = Session::from_bytes(raw, engine.config.max_scan_bytes);
             let ask = store.is_some().then_some(Ask {
                 sender: None,
-                learned: true,
+                learned: learning,
+                regardless: false,
             });
-            let prepared = session.prepare(engine, ask).map_err(io::Error::other)?;
-            let known = store.as_ref().and_then(|s| {
-                s.lookup(&prepared.query, now, retention)
-                    .map_err(|e| {
+            let mut prepared = session.prepare(engine, ask).map_err(io::Error::other)?;
+            // Asked, as the daemon asks, only when the answer could change
+            // the verdict.
+            let known = match (&store, prepared.query.take()) {
+                (Some(s), Some(query)) => match s.lookup(&query, now, retention) {
+                    Ok(known) => Some(known),
+                    Err(e) => {
+                        // One failure is reported; the rest go without
+                        // the store.
                         eprintln!("pitchfork: {e}; scoring without the stateful tests");
-                    })
-                    .ok()
-            });
-            if known.is_none() {
-                // One failure is reported; the rest go without the store.
-                store = None;
-            }
+                        store = None;
+                        None
+                    }
+                },
+                _ => None,
+            };
             let decision = isolate(|| engine.decide(prepared, known.as_ref(), now))
                 .map_err(io::Error::other)?;
             flagged |= decision.verdict == Verdict::Pitch;

@@ -71,6 +71,7 @@ pub struct RawConfig {
     pub metrics_listen: String,
     pub state: String,
     pub state_timeout_ms: u64,
+    pub state_ask_all: bool,
     pub thresholds: RawThresholds,
     pub headers: RawHeaders,
     pub reject: RawReject,
@@ -111,6 +112,7 @@ impl Default for RawConfig {
             // A store on the same host or LAN answers in well under a
             // millisecond; this bounds what a sick one may cost a message.
             state_timeout_ms: 100,
+            state_ask_all: false,
             thresholds: RawThresholds::default(),
             headers: RawHeaders::default(),
             reject: RawReject::default(),

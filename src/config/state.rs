@@ -40,6 +40,10 @@ pub struct StateConfig {
     pub warmup: Duration,
     /// Messages of each label learned before the learned statistics count.
     pub min_learns: u64,
+    /// Ask the store about every message, not only those its answer could
+    /// change the verdict of (their `X-Pitchfork-Status` then lists the
+    /// stateful tests too, at a lookup per message).
+    pub ask_all: bool,
 }
 
 const DAY: u64 = 24 * 60 * 60;
@@ -76,6 +80,7 @@ pub(super) fn validate(raw: &RawConfig, errors: &mut Vec<ConfigError>) -> Option
         retention: Duration::from_secs(raw.correspondents.retention_days.saturating_mul(DAY)),
         warmup: Duration::from_secs(raw.correspondents.warmup_days.saturating_mul(DAY)),
         min_learns: raw.learning.min_learns,
+        ask_all: raw.state_ask_all,
     })
 }
 

@@ -11,8 +11,8 @@ use crate::{
 };
 use std::{
     sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -36,6 +36,13 @@ pub fn open(
     })
 }
 
+/// Milliseconds since the first call: a monotonic clock that fits an
+/// atomic.
+fn clock() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
 /// The daemon's store, opened on first use.
 #[derive(Debug)]
 pub struct State {
@@ -48,6 +55,9 @@ pub struct State {
     /// are a message's word features worth computing and sending. Every
     /// answer carries the counts, so this follows the store a message late.
     learning: AtomicBool,
+    /// When the store last answered, in milliseconds of [`clock`]; 0 before
+    /// its first answer.
+    answered_at: AtomicU64,
 }
 
 /// Outbound records allowed to wait for a slow store; beyond this they are
@@ -71,7 +81,17 @@ impl State {
             slot: Mutex::default(),
             pending: AtomicUsize::new(0),
             learning: AtomicBool::new(true),
+            answered_at: AtomicU64::new(0),
         }
+    }
+
+    /// Whether the store has not answered for [`RETRY`] (or ever): a
+    /// message is then worth asking about whatever its score, so that
+    /// [`State::learning`] follows the store even while little mail needs
+    /// its answer.
+    pub fn stale(&self) -> bool {
+        let at = self.answered_at.load(Ordering::Relaxed);
+        at == 0 || clock().saturating_sub(at) >= RETRY.as_millis() as u64
     }
 
     /// Whether there is a store to ask at all.
@@ -143,6 +163,7 @@ impl State {
             Ok(Ok(Ok(known))) => {
                 let active = known.learned.each_at_least(min_learns);
                 self.learning.store(active, Ordering::Relaxed);
+                self.answered_at.store(clock().max(1), Ordering::Relaxed);
                 (StateResult::Ok, Some(known))
             }
             Ok(Ok(Err(e))) => {
