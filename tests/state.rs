@@ -425,6 +425,69 @@ async fn a_hanging_or_missing_store_costs_no_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_only_mail_the_store_could_change_is_asked_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("var/state.db");
+    let daemon = Daemon::start_inet(
+        dir.path(),
+        &format!(
+            "state = \"{}\"\n[correspondents]\nwarmup_days = 0\n",
+            state.display()
+        ),
+    );
+    let mut submission = client::connect(daemon.addr().unwrap()).await;
+    let mut conn = client::connect(daemon.addr().unwrap()).await;
+    let out = message(
+        "a@ours.example",
+        "Hello",
+        "Message-ID: <e2@ours.example>\n",
+        "Hi there",
+    );
+    send(
+        &mut submission,
+        Some("a"),
+        "a@ours.example",
+        "bob@vendor.example",
+        &out,
+    )
+    .await;
+    // A pitch from Bob is flagged without the store: asked about, it is
+    // a known correspondent (once the record has landed).
+    let pitch = message(
+        "Bob <bob@vendor.example>",
+        "Partnership opportunity",
+        "",
+        "We would love to partner with you. Our offshore development team \
+         becomes an extension of your team from $25 per hour. Do you have \
+         15 minutes for a call next week?",
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = inbound(&mut conn, "bob@vendor.example", &pitch).await;
+        if tests_of(&status.unwrap()).contains("KNOWN_CORRESPONDENT") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pitch was never asked about");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // His ordinary reply scores far below the threshold: whatever the
+    // store says, it stays unflagged, so it is not asked about.
+    let reply = message(
+        "Bob <bob@vendor.example>",
+        "Re: Hello",
+        "In-Reply-To: <e2@ours.example>\n",
+        REPLY,
+    );
+    let status = inbound(&mut conn, "bob@vendor.example", &reply)
+        .await
+        .unwrap();
+    assert!(status.starts_with("No,"), "{status}");
+    let tests = tests_of(&status);
+    assert!(!tests.contains("REPLY_TO_OURS"), "{tests}");
+    assert!(!tests.contains("KNOWN_CORRESPONDENT"), "{tests}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_store_works_through_the_daemon_and_check() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("var/state.db");
