@@ -1,5 +1,5 @@
 //! The state store's cost per message, for both backends: latency of the
-//! lookup every inbound message makes (references and senders; once
+//! lookup an inbound message makes (references and senders; once
 //! `min_learns` of each label are learned, also its word features), of
 //! recording an outbound message and of a learn, then lookup throughput
 //! from several threads at once.
