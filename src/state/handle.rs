@@ -55,9 +55,9 @@ pub struct State {
     /// are a message's word features worth computing and sending. Every
     /// answer carries the counts, so this follows the store a message late.
     learning: AtomicBool,
-    /// When the store last answered, in milliseconds of [`clock`]; 0 before
-    /// its first answer.
-    answered_at: AtomicU64,
+    /// When the store was last asked (answering or not), in milliseconds
+    /// of [`clock`]; 0 before the first question.
+    asked_at: AtomicU64,
 }
 
 /// Outbound records allowed to wait for a slow store; beyond this they are
@@ -81,16 +81,16 @@ impl State {
             slot: Mutex::default(),
             pending: AtomicUsize::new(0),
             learning: AtomicBool::new(true),
-            answered_at: AtomicU64::new(0),
+            asked_at: AtomicU64::new(0),
         }
     }
 
-    /// Whether the store has not answered for [`RETRY`] (or ever): a
+    /// Whether the store has not been asked for [`RETRY`] (or ever): a
     /// message is then worth asking about whatever its score, so that
     /// [`State::learning`] follows the store even while little mail needs
-    /// its answer.
+    /// its answer. A store that is down is asked no more often for it.
     pub fn stale(&self) -> bool {
-        let at = self.answered_at.load(Ordering::Relaxed);
+        let at = self.asked_at.load(Ordering::Relaxed);
         at == 0 || clock().saturating_sub(at) >= RETRY.as_millis() as u64
     }
 
@@ -163,7 +163,6 @@ impl State {
             Ok(Ok(Ok(known))) => {
                 let active = known.learned.each_at_least(min_learns);
                 self.learning.store(active, Ordering::Relaxed);
-                self.answered_at.store(clock().max(1), Ordering::Relaxed);
                 (StateResult::Ok, Some(known))
             }
             Ok(Ok(Err(e))) => {
@@ -180,6 +179,7 @@ impl State {
                 (StateResult::Timeout, None)
             }
         };
+        self.asked_at.store(clock().max(1), Ordering::Relaxed);
         metrics.state(StateOperation::Lookup, result);
         answer
     }
