@@ -467,8 +467,8 @@ async fn judge(message: &Message, snapshots: &Snapshots) -> Result<Decision, Fai
     let session = &message.session;
     let sender = Some(message.sender.as_str());
     // Score, then ask the store, if its answer could change the verdict
-    // (or it has not answered for a while: whether it has learned enough
-    // is known only from an answer).
+    // (or it has not been asked for a while: whether it has learned
+    // enough is known only from an answer).
     let ask = async |learned, regardless| {
         let ask = Ask {
             sender,
