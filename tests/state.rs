@@ -222,6 +222,25 @@ async fn inbound(conn: &mut TestConnection, sender: &str, raw: &[u8]) -> Option<
     send(conn, None, sender, "alice@ours.example", raw).await
 }
 
+/// `a@ours.example`, authenticated, writes "Hello" to Bob under
+/// `message_id`: outbound mail, recorded; returns its status, if any.
+async fn hello_to_bob(submission: &mut TestConnection, message_id: &str) -> Option<String> {
+    let out = message(
+        "a@ours.example",
+        "Hello",
+        &format!("Message-ID: <{message_id}>\n"),
+        "Hi there",
+    );
+    send(
+        submission,
+        Some("a"),
+        "a@ours.example",
+        "bob@vendor.example",
+        &out,
+    )
+    .await
+}
+
 fn tests_of(status: &str) -> String {
     status.split("tests=").nth(1).unwrap_or_default().to_owned()
 }
@@ -437,20 +456,7 @@ async fn by_default_only_mail_the_store_could_change_is_asked_about() {
     );
     let mut submission = client::connect(daemon.addr().unwrap()).await;
     let mut conn = client::connect(daemon.addr().unwrap()).await;
-    let out = message(
-        "a@ours.example",
-        "Hello",
-        "Message-ID: <e2@ours.example>\n",
-        "Hi there",
-    );
-    send(
-        &mut submission,
-        Some("a"),
-        "a@ours.example",
-        "bob@vendor.example",
-        &out,
-    )
-    .await;
+    hello_to_bob(&mut submission, "e2@ours.example").await;
     // A pitch from Bob is flagged without the store: asked about, it is
     // a known correspondent (once the record has landed).
     let pitch = message(
@@ -496,23 +502,7 @@ async fn the_embedded_store_works_through_the_daemon_and_check() {
     // on connections of their own.
     let mut submission = client::connect(daemon.addr().unwrap()).await;
     let mut conn = client::connect(daemon.addr().unwrap()).await;
-    let out = message(
-        "a@ours.example",
-        "Hello",
-        "Message-ID: <e1@ours.example>\n",
-        "Hi there",
-    );
-    assert_eq!(
-        send(
-            &mut submission,
-            Some("a"),
-            "a@ours.example",
-            "bob@vendor.example",
-            &out
-        )
-        .await,
-        None
-    );
+    assert_eq!(hello_to_bob(&mut submission, "e1@ours.example").await, None);
     let reply = message(
         "Bob <bob@vendor.example>",
         "Re: Hello",

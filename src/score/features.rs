@@ -427,13 +427,15 @@ mod tests {
         assert!(old.iter().all(|f| !f.stem));
     }
 
+    /// The labels of a body's features as features of `version` read them.
+    fn labels(body: &str, version: u32) -> Vec<String> {
+        let view = view("", body);
+        let (_, found) = extract_kept(&view, 18, version, |_| true);
+        found.iter().map(Feature::label).collect()
+    }
+
     #[test]
     fn numbers_are_read_by_their_count_of_digits() {
-        let labels = |body: &str, version: u32| -> Vec<String> {
-            let view = view("", body);
-            let (_, found) = extract_kept(&view, 18, version, |_| true);
-            found.iter().map(Feature::label).collect()
-        };
         let now = labels("call 555 0100, 7 days b2b", FEATURES_VERSION);
         for shape in ["000", "0000", "0", "000 0000", "call 000", "0 days"] {
             assert!(now.contains(&shape.to_owned()), "{shape} in {now:?}");
@@ -455,11 +457,6 @@ mod tests {
 
     #[test]
     fn contact_words_are_not_features() {
-        let labels = |body: &str, version: u32| -> Vec<String> {
-            let view = view("", body);
-            let (_, found) = extract_kept(&view, 18, version, |_| true);
-            found.iter().map(Feature::label).collect()
-        };
         // Words arrive case-folded, as normalisation leaves them.
         let now = labels(
             "sales office. fax: 555 0100, e-mail sales",
