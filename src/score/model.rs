@@ -316,18 +316,23 @@ impl Model {
             let shrink = bounded / total;
             contributions.iter_mut().for_each(|(c, _)| *c *= shrink);
         }
-        // Largest first; ties in index order, as they come (the indices
-        // are distinct, so the order is total and an unstable sort gives
-        // what a stable one would, sooner).
-        contributions.sort_unstable_by(|a, b| {
+        // Only the largest few are named, so only they are put in order
+        // (largest first; ties in index order, which is total as the
+        // indices are distinct); the others are summed as they lie.
+        let order = |a: &(f64, &features::Feature<'_>), b: &(f64, &features::Feature<'_>)| {
             b.0.abs()
                 .total_cmp(&a.0.abs())
                 .then(a.1.index.cmp(&b.1.index))
-        });
+        };
+        let named = NAMED_WORDS.min(contributions.len());
+        if named < contributions.len() {
+            contributions.select_nth_unstable_by(named, order);
+        }
+        contributions[..named].sort_unstable_by(order);
         let mut hits = Vec::new();
         let mut rest = 0.0;
         for (i, (contribution, feature)) in contributions.iter().enumerate() {
-            if i < NAMED_WORDS && contribution.abs() >= NAMED_WORD_MIN {
+            if i < named && contribution.abs() >= NAMED_WORD_MIN {
                 hits.push(Hit {
                     name: word_test_name(feature),
                     score: round(*contribution),
