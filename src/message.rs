@@ -96,7 +96,8 @@ pub struct Facts {
     pub quotes_self: bool,
     /// A forward with a note: the subject starts with a forward prefix
     /// (`Fwd:`, `WG:`, `TR:`, …) and a forwarded or quoted message follows
-    /// the sender's own text.
+    /// the sender's own text; the sender's own earlier message counts only
+    /// when forwarded within their domain.
     pub forwarded: bool,
 }
 
@@ -143,9 +144,14 @@ impl MessageView {
             .header_raw(HeaderName::Other("Precedence".into()))
             .unwrap_or_default()
             .to_ascii_lowercase();
+        let quotes_self = quotes_sender(&parts.author, message);
         let facts = Facts {
             reply_subject: is_reply_subject(subject),
-            forwarded: is_forward_subject(subject) && !parts.quoted.is_empty(),
+            // Forwarding one's own earlier message outside one's own
+            // domain is a follow-up; within it, a note to colleagues.
+            forwarded: is_forward_subject(subject)
+                && !parts.quoted.is_empty()
+                && (!quotes_self || to_own_domain(message)),
             references: !message.in_reply_to().is_empty() || !message.references().is_empty(),
             bulk: !message.list_unsubscribe().is_empty()
                 || !message.list_id().is_empty()
@@ -153,7 +159,7 @@ impl MessageView {
                 || precedence.contains("list"),
             tracking_pixel: html.tracking_pixel,
             hidden_text: html.hidden_letters >= HIDDEN_LETTERS,
-            quotes_self: quotes_sender(&parts.author, message),
+            quotes_self,
             ..Facts::default()
         };
         Self::assemble(subject, &parts, facts)
@@ -267,6 +273,33 @@ fn quotes_sender(author: &str, message: &Message<'_>) -> bool {
     !author.is_empty()
         && ((address.contains('@') && author.contains(&address))
             || (name.len() >= 5 && author.contains(&name)))
+}
+
+/// Whether a recipient (`To`, `Cc`) shares the sender's domain. Asked only
+/// of a forward of one's own message, so the two headers, which the parser
+/// leaves raw, are searched as text.
+fn to_own_domain(message: &Message<'_>) -> bool {
+    let Some(own) = message
+        .from()
+        .and_then(|from| from.first())
+        .and_then(|sender| sender.address())
+        .and_then(|address| address.rsplit_once('@'))
+        .map(|(_, domain)| format!("@{}", domain.to_ascii_lowercase()))
+    else {
+        return false;
+    };
+    [HeaderName::To, HeaderName::Cc]
+        .into_iter()
+        .filter_map(|name| message.header_raw(name))
+        .any(|raw| {
+            let raw = raw.to_ascii_lowercase();
+            raw.match_indices(&own).any(|(at, _)| {
+                raw[at + own.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '.' || c == '-'))
+            })
+        })
 }
 
 /// What the HTML parts of a message hid.

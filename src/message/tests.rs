@@ -447,6 +447,27 @@ fn a_follow_up_quoting_the_senders_own_pitch_keeps_it_in_the_body() {
 }
 
 #[test]
+fn forwarding_ones_own_message_is_a_note_only_within_ones_domain() {
+    let forward = |to: &str| {
+        let raw = format!(
+            "From: Bianca Ferri <bianca@crm.example>\nTo: {to}\nSubject: Fwd: CRM\n\n\
+             Did this get buried?\n\n-----Original Message-----\n\
+             From: Bianca Ferri <bianca@crm.example>\nSent: Tuesday\n\
+             Subject: CRM\n\nWe'd love to partner with you.\n"
+        );
+        MessageView::parse(raw.as_bytes(), false).facts
+    };
+    // To the prospect: a follow-up, its pitch the sender's own.
+    let facts = forward("Lucas <lucas@print.example>");
+    assert!(facts.quotes_self && !facts.forwarded);
+    // To colleagues, in `To` or `Cc`: a note about it.
+    assert!(forward("Sales <sales@CRM.example>").forwarded);
+    assert!(forward("lucas@print.example\nCc: team@crm.example").forwarded);
+    // A domain that only begins with the sender's is another.
+    assert!(!forward("x@crm.example.net").forwarded);
+}
+
+#[test]
 fn a_single_part_with_a_broken_content_type_is_still_the_body() {
     let raw = b"Subject: offer\nContent-Type: TEXT/PLAIN charset=US-ASCII\n\nWe offer software.\n";
     assert_eq!(MessageView::parse(raw, false).body, "we offer software.");

@@ -324,6 +324,9 @@ fn a_sender_who_would_pay_the_reader_is_counter_evidence() {
         "I'd love to partner with you on your next career move. OTE is $420k.",
         "Nos gustaría ser su distribuidor en México, con un pedido inicial de 6.000 botellas.",
         "Wir würden Ihren Betrieb gern übernehmen; die Unternehmensnachfolge regeln wir fair.",
+        "Gostaríamos de patrocinar a sua newsletter semanal durante três meses.",
+        "Graag willen wij uw nieuwsbrief sponsoren, drie edities lang.",
+        "Chcemy sponsorować wasz podcast przez cały sezon.",
     ];
     for body in paying {
         let evaluation = rules.score(&view("", body));
@@ -334,6 +337,7 @@ fn a_sender_who_would_pay_the_reader_is_counter_evidence() {
     let selling = [
         "We partner with you on hiring: our fee is 18% of first-year salary.",
         "Become our distributor: the starter kit is $2,400.",
+        "Let us sponsor your growth: a newsletter slot costs €900.",
     ];
     for body in selling {
         let evaluation = rules.score(&view("", body));
