@@ -11,10 +11,11 @@ use super::{
 };
 use crate::{config::ConfigError, message::MessageView};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, io::Read as _};
 
-/// The model shipped with pitchfork, built into the binary.
-pub const DEFAULT_MODEL: &str = include_str!("../../config/model.json");
+/// The model shipped with pitchfork (`config/model.json`), built into the
+/// binary gzipped (see `build.rs`).
+const DEFAULT_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.json.gz"));
 
 /// The model-file format this build writes. It reads format 1 too, which
 /// had no categories.
@@ -117,8 +118,8 @@ fn compact(value: &impl Serialize) -> String {
 /// A loaded model, ready to score.
 #[derive(Clone, Debug)]
 pub struct Model {
-    /// The file it was read from, without its category model (see
-    /// `categories`).
+    /// The file it was read from, without its word weights and category
+    /// model (see `words` and `categories`).
     pub file: ModelFile,
     words: Vec<f32>,
     /// One bit per index of `words`, set where the weight is not zero or
@@ -131,7 +132,11 @@ pub struct Model {
 impl Model {
     /// The model built into the binary.
     pub fn builtin() -> Self {
-        Self::parse(DEFAULT_MODEL).expect("built-in model is valid")
+        let mut json = String::new();
+        flate2::read::GzDecoder::new(DEFAULT_MODEL)
+            .read_to_string(&mut json)
+            .expect("built-in model inflates");
+        Self::parse(&json).expect("built-in model is valid")
     }
 
     /// Reads a model file, refusing other formats and feature versions.
@@ -196,7 +201,8 @@ impl Model {
             return Err(errors);
         }
         let mut words = vec![0.0f32; 1 << file.hash_bits];
-        for &(index, weight) in &file.words {
+        // Kept only as the table: the list is a third of a megabyte.
+        for (index, weight) in std::mem::take(&mut file.words) {
             match words.get_mut(index as usize) {
                 Some(slot) => *slot = weight as f32,
                 None => errors.push(model_error("words", format!("index {index} out of range"))),
