@@ -155,13 +155,16 @@ impl RuleSet {
         let own = [
             (Scope::Signature, view.signature.as_str()),
             (Scope::Postscript, view.postscript.as_str()),
-        ];
+        ]
+        .into_iter()
+        .zip(self.reads_parts)
+        .filter_map(|(part, read)| read.then_some(part));
         [
             (Scope::Subject, view.subject.as_str()),
             (Scope::Body, view.body.as_str()),
         ]
         .into_iter()
-        .chain(own.into_iter().filter(|_| self.reads_parts))
+        .chain(own)
         .filter(|(_, text)| !text.is_empty())
     }
 

@@ -146,9 +146,9 @@ pub struct RuleSet {
     pub(super) pattern_anchor: Vec<Vec<usize>>,
     /// How many anchors follow the category phrases in the automaton.
     pub(super) anchors: usize,
-    /// Whether a test reads the signature or postscript on its own, so
-    /// those parts need a pass of their own.
-    pub(super) reads_parts: bool,
+    /// Whether a test reads the signature, and the postscript, on its
+    /// own: only then does the part need a pass of its own.
+    pub(super) reads_parts: [bool; 2],
 }
 
 impl RuleSet {
@@ -340,11 +340,10 @@ impl Builder {
         let phrases = phrase_automaton(&self.phrases);
         match phrases {
             Ok(phrases) if self.errors.is_empty() => Ok(RuleSet {
-                reads_parts: self.tests.iter().any(|t| {
-                    matches!(
-                        t.condition,
-                        Condition::Text(Scope::Signature | Scope::Postscript)
-                    )
+                reads_parts: [Scope::Signature, Scope::Postscript].map(|scope| {
+                    self.tests
+                        .iter()
+                        .any(|t| matches!(t.condition, Condition::Text(s) if s == scope))
                 }),
                 patterns_for: [
                     Scope::Subject,
