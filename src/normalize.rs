@@ -84,7 +84,7 @@ fn normalize_lines_by(lines: &[&str], chunk: usize) -> (String, Repairs) {
     }
     let mut repairs = Repairs::default();
     let mut out = String::with_capacity(total);
-    let mut seen = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let (mut start, mut size) = (0, 0);
     for (i, line) in lines.iter().enumerate() {
         size += line.len() + 1;

@@ -23,7 +23,7 @@ pub struct Parts<'a> {
 
 /// Splits one text part and appends its pieces to `parts`.
 pub fn split<'a>(text: &'a str, parts: &mut Parts<'a>) {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines = bounded_lines(text);
     let history = history_start(&lines).unwrap_or(lines.len());
     let first_new = parts.new.len();
     let mut i = 0;
@@ -60,6 +60,66 @@ pub fn split<'a>(text: &'a str, parts: &mut Parts<'a>) {
         let signature = lines.filter(|(_, ps)| !**ps).map(|(line, _)| *line);
         parts.signature.extend(signature);
     }
+}
+
+/// Text parts are taken apart line by line up to this many lines, then in
+/// groups of lines (see [`bounded_lines`]). Each entry costs 16 bytes in
+/// each list it is in, so a part of `max_scan_bytes` made of one-letter
+/// lines would otherwise need eight times its size in each list.
+const MAX_LINES: usize = 8192;
+
+/// Past [`MAX_LINES`], lines go together up to the first line end this
+/// many bytes on.
+const GROUP: usize = 4096;
+
+/// A line longer than this is cut at the first space past it (within as
+/// many bytes again, else twice this far on), so that normalisation, which
+/// works a paragraph at a time, can work a piece at a time on a message
+/// that is one long line.
+const LONG_LINE: usize = 64 * 1024;
+
+/// The lines of `text` as [`str::lines`] reads them, within bounds: past
+/// [`MAX_LINES`] lines each entry is a group of lines (line ends inside),
+/// and a line longer than [`LONG_LINE`] is cut in pieces.
+fn bounded_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut from = if lines.len() < MAX_LINES {
+            0
+        } else {
+            // Not past the text's last byte, which may end its last line.
+            GROUP.min(rest.len() - 1)
+        };
+        while !rest.is_char_boundary(from) {
+            from += 1;
+        }
+        let (mut end, mut next, mut line_end) = match rest[from..].find('\n') {
+            Some(i) => (from + i, from + i + 1, true),
+            None => (rest.len(), rest.len(), false),
+        };
+        if end > LONG_LINE {
+            let window = &rest.as_bytes()[LONG_LINE..end.min(2 * LONG_LINE)];
+            if let Some(i) = window.iter().position(|&b| b == b' ') {
+                (end, next, line_end) = (LONG_LINE + i, LONG_LINE + i + 1, false);
+            } else if end > 2 * LONG_LINE {
+                // No space to cut at: a word as long as that is not one.
+                let mut at = 2 * LONG_LINE;
+                while !rest.is_char_boundary(at) {
+                    at += 1;
+                }
+                (end, next, line_end) = (at, at, false);
+            }
+        }
+        let line = &rest[..end];
+        let line = match line.strip_suffix('\r') {
+            Some(stripped) if line_end => stripped,
+            _ => line,
+        };
+        lines.push(line);
+        rest = &rest[next..];
+    }
+    lines
 }
 
 /// Lower-cased and trimmed, with the `*` that plain-text renderings of
@@ -502,17 +562,72 @@ fn name_block_start(lines: &[&str], postscript: &[bool]) -> Option<usize> {
             break;
         }
     }
-    block.extend(own.take_while(|&i| !lines[i].trim().is_empty()));
+    // One line more than a name block may have is enough to rule it out.
+    let most = *NAME_BLOCK_LINES.end();
+    block.extend(own.take_while(|&i| !lines[i].trim().is_empty()).take(most));
     let start = *block.last()?;
     let short = block.iter().all(|&i| {
         let line = lines[i].trim();
         line.chars().count() <= 60 && !line.ends_with(['.', '?', '!', ':', ','])
     });
-    let words: Vec<&str> = lines[start].split_whitespace().collect();
+    let words: Vec<&str> = lines[start].split_whitespace().take(5).collect();
     let name = (1..=4).contains(&words.len())
         && words.iter().all(|w| {
             w.chars().next().is_some_and(char::is_uppercase)
                 && !w.contains(|c: char| c.is_ascii_digit())
         });
     (NAME_BLOCK_LINES.contains(&block.len()) && short && name).then_some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_lines_are_the_lines_of_ordinary_text() {
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "a\r\nb\r\n",
+            "a\n\nb",
+            "x\r",
+            "a\rb\n",
+            "\n\n",
+        ] {
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(bounded_lines(text), lines, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn many_short_lines_are_read_in_groups() {
+        let text = "a\r\n".repeat(100_000);
+        let lines = bounded_lines(&text);
+        assert!(
+            lines.len() <= MAX_LINES + text.len() / GROUP + 1,
+            "{}",
+            lines.len()
+        );
+        assert_eq!(lines[..MAX_LINES], vec!["a"; MAX_LINES]);
+        // Nothing is lost: the groups hold the rest, line ends and all.
+        assert_eq!(
+            lines[MAX_LINES..].join("\r\n") + "\r\n",
+            text[3 * MAX_LINES..]
+        );
+    }
+
+    #[test]
+    fn a_very_long_line_is_cut_in_pieces() {
+        let words = "word ".repeat(50_000);
+        let pieces = bounded_lines(&words);
+        assert!(pieces.len() > 1);
+        assert!(pieces.iter().all(|p| p.len() <= LONG_LINE + 5));
+        assert_eq!(pieces.join(" "), words);
+        // No space at all: cut at a character boundary.
+        let letters = "ż".repeat(200_000);
+        let pieces = bounded_lines(&letters);
+        assert!(pieces.iter().all(|p| p.len() <= 2 * LONG_LINE + 1));
+        assert_eq!(pieces.concat(), letters);
+    }
 }

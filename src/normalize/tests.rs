@@ -255,6 +255,33 @@ fn results_are_fixed_points() {
 }
 
 #[test]
+fn a_column_of_lone_letters_is_read_in_bounded_runs() {
+    // One-letter lines would otherwise make one run, and one word, of the
+    // whole message.
+    let text = "a\n".repeat(5 * tokens::MAX_RUN);
+    let out = normalize(&text);
+    assert!(
+        out.split(' ').all(|w| w.len() <= tokens::MAX_RUN),
+        "{}",
+        out.len()
+    );
+    assert_eq!(out.replace(' ', ""), "a".repeat(5 * tokens::MAX_RUN));
+    assert_eq!(normalize(&out), out);
+}
+
+#[test]
+fn every_different_disguised_word_counts_once() {
+    // A set, not a list searched for each word: many different disguised
+    // words cost time in proportion to their number.
+    let letter = |i: usize| char::from(b'a' + (i % 26) as u8);
+    let words: Vec<String> = (0..3000)
+        .map(|i| format!("w0rd{}{}{}", letter(i), letter(i / 26), letter(i / 676)))
+        .collect();
+    let text = format!("{} {}", words.join(" "), words.join(" "));
+    assert_eq!(normalize_counting(&text).1.leet, 3000);
+}
+
+#[test]
 fn lines_normalise_as_the_text_they_make() {
     let texts = [
         "We’d LOVE\nto p a r t n e r\n\nwith you",

@@ -7,6 +7,7 @@ use super::words::{
     confusable, fix_word, is_letter_separator, is_run_letter, is_technical, is_technical_token,
     is_two_faced, is_word_char, join_dotted, leet,
 };
+use std::collections::HashSet;
 
 /// A token as the first pass left it: the text and whether a wide gap
 /// (more than one space, a line break) follows it.
@@ -62,6 +63,11 @@ fn lone_digit(text: &str) -> bool {
     text.len() == 1 && leet(char::from(text.as_bytes()[0])).is_some()
 }
 
+/// The longest run of lone letters read as one: a spaced-out paragraph is
+/// a few hundred, and a longer run (a column of one-letter lines, say) is
+/// read in runs of this many, so that the run kept in memory stays small.
+pub(super) const MAX_RUN: usize = 1024;
+
 pub(super) struct Fixer<'r> {
     out: String,
     repairs: &'r mut Repairs,
@@ -70,8 +76,9 @@ pub(super) struct Fixer<'r> {
     /// Scratch space for the token being repaired.
     chars: Vec<char>,
     joined: String,
-    /// Hashes of the repaired words counted so far.
-    seen: Vec<u64>,
+    /// Hashes of the repaired words counted so far: a set, as a message
+    /// can hold a hundred thousand different ones.
+    seen: HashSet<u64>,
 }
 
 impl<'r> Fixer<'r> {
@@ -82,13 +89,13 @@ impl<'r> Fixer<'r> {
             run: Vec::new(),
             chars: Vec::new(),
             joined: String::new(),
-            seen: Vec::new(),
+            seen: HashSet::new(),
         }
     }
 
     /// Goes on from what an earlier `Fixer` wrote (`out`) and counted
     /// (`seen`), for text normalised in pieces.
-    pub(super) fn resume(out: String, seen: Vec<u64>, repairs: &'r mut Repairs) -> Self {
+    pub(super) fn resume(out: String, seen: HashSet<u64>, repairs: &'r mut Repairs) -> Self {
         Fixer {
             out,
             seen,
@@ -102,7 +109,7 @@ impl<'r> Fixer<'r> {
 
     /// [`Fixer::run`], also returning the repaired words counted, for
     /// [`Fixer::resume`].
-    pub(super) fn run_keeping(mut self, folded: &'r str) -> (String, Vec<u64>) {
+    pub(super) fn run_keeping(mut self, folded: &'r str) -> (String, HashSet<u64>) {
         let mut pos = 0;
         while pos < folded.len() {
             let plain_end = plain_prefix(folded, pos);
@@ -138,7 +145,7 @@ impl<'r> Fixer<'r> {
         self.run.clear();
         self.run.push(token);
         let mut open = end == token.text.len();
-        while open {
+        while open && self.run.len() < MAX_RUN {
             let mut ahead = Tokens { ..tokens };
             let Some(next) = ahead.next() else {
                 break;
@@ -282,8 +289,7 @@ impl<'r> Fixer<'r> {
         let mut hasher = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(&(word, found), &mut hasher);
         let hash = std::hash::Hasher::finish(&hasher);
-        if !self.seen.contains(&hash) {
-            self.seen.push(hash);
+        if self.seen.insert(hash) {
             self.repairs.confusable += found.confusable;
             self.repairs.spaced += found.spaced;
             self.repairs.leet += found.leet;
