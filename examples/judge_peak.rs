@@ -5,8 +5,12 @@
 //! daemon's RSS for a message cut at `max_scan_bytes` is about this plus
 //! the message buffer (`cargo bench --bench load -- memory`).
 //!
+//! The body repeats one line, by default a sentence; a second argument
+//! gives another (`\n` in it stands for a line end), to measure hostile
+//! shapes: `'a\n'` (one-letter lines), `'\n'`, `'w0rd '`.
+//!
 //! ```sh
-//! cargo run --release --example judge_peak [BYTES]
+//! cargo run --release --example judge_peak [BYTES [LINE]]
 //! ```
 
 use pitchfork::engine::Engine;
@@ -61,12 +65,16 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1 << 20);
     let engine = Engine::load(None).expect("built-in configuration");
-    let line = b"We would love to partner with you on a long list of services we sell.\r\n";
+    let line = std::env::args().nth(2).map_or_else(
+        || "We would love to partner with you on a long list of services we sell.\r\n".to_owned(),
+        |line| line.replace("\\n", "\r\n"),
+    );
+    assert!(!line.is_empty(), "an empty line makes no message");
     let mut raw = b"From: Big <big@vendor.example>\r\nTo: user@pitch.test\r\n\
         Subject: Partnership opportunity\r\nMessage-ID: <big@vendor.example>\r\n\r\n"
         .to_vec();
     while raw.len() < size {
-        raw.extend_from_slice(line);
+        raw.extend_from_slice(line.as_bytes());
     }
     raw.truncate(size);
     let before = LIVE.load(Relaxed);
