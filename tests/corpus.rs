@@ -16,19 +16,21 @@ use std::path::{Path, PathBuf};
 /// below the 97 % target. It follows the split, which grows with each
 /// wave of harder mail: b156–b161 (images instead of any partner word, in
 /// eight languages) took the shipped detector from 79.0 % to 77.9 %, and
-/// b172–b189 (more of them, and short notes from trades) to 76.7 %.
+/// b172–b189 (more of them, and short notes from trades) to 76.7 %;
+/// `legit_words` 180 instead of 120 (b196–b201) gave 1.5 % of the
+/// pitches for 30 % fewer false positives, at 76.7 %.
 const HELDOUT_RECALL_FLOOR: f64 = 0.76;
-/// Held-out legitimate messages flagged, at most. Above the 0.5 % target:
-/// outreach from someone who would pay the reader (b129–b134: recruiters
-/// writing to candidates, investors, distributors) is flagged at about
-/// 10 %, and the held-out split holds a hundred of them.
-const HELDOUT_FALSE_POSITIVE_CEILING: f64 = 0.008;
+/// Held-out legitimate messages flagged, at most: 0.44 % since
+/// `legit_words` 180, under the 0.5 % target, with room for the one or
+/// two messages near the threshold a retrain moves either way.
+const HELDOUT_FALSE_POSITIVE_CEILING: f64 = 0.006;
 /// Held-out honest cold sales flagged, at most: they are not the target,
 /// but a sale with every mark of a pitch except the framing is the
 /// closest thing to one.
 const HELDOUT_COLD_CEILING: f64 = 0.05;
-/// Real legitimate mail flagged, at most.
-const REAL_FALSE_POSITIVE_CEILING: f64 = 0.0017;
+/// Real legitimate mail flagged, at most: 4 of 4,351 since `legit_words`
+/// 180, under the 0.1 % target; five still pass.
+const REAL_FALSE_POSITIVE_CEILING: f64 = 0.0012;
 /// Flagged held-out pitches whose category agrees with their label, at
 /// least.
 const HELDOUT_CATEGORY_FLOOR: f64 = 0.88;

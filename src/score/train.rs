@@ -82,7 +82,7 @@ impl Default for Options {
             min_rule_hits: 3,
             text_cap: 6.0,
             text_gate: Vec::new(),
-            legit_words: 120.0,
+            legit_words: 180.0,
             cold_words: 5.0,
             flag: 5.0,
             category_min_documents: 10,
