@@ -85,15 +85,12 @@ fn bounded_lines(text: &str) -> Vec<&str> {
     let mut lines = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
-        let mut from = if lines.len() < MAX_LINES {
+        let from = if lines.len() < MAX_LINES {
             0
         } else {
             // Not past the text's last byte, which may end its last line.
-            GROUP.min(rest.len() - 1)
+            rest.ceil_char_boundary(GROUP.min(rest.len() - 1))
         };
-        while !rest.is_char_boundary(from) {
-            from += 1;
-        }
         let (mut end, mut next, mut line_end) = match rest[from..].find('\n') {
             Some(i) => (from + i, from + i + 1, true),
             None => (rest.len(), rest.len(), false),
@@ -104,10 +101,7 @@ fn bounded_lines(text: &str) -> Vec<&str> {
                 (end, next, line_end) = (LONG_LINE + i, LONG_LINE + i + 1, false);
             } else if end > 2 * LONG_LINE {
                 // No space to cut at: a word as long as that is not one.
-                let mut at = 2 * LONG_LINE;
-                while !rest.is_char_boundary(at) {
-                    at += 1;
-                }
+                let at = rest.ceil_char_boundary(2 * LONG_LINE);
                 (end, next, line_end) = (at, at, false);
             }
         }
@@ -570,6 +564,7 @@ fn name_block_start(lines: &[&str], postscript: &[bool]) -> Option<usize> {
         let line = lines[i].trim();
         line.chars().count() <= 60 && !line.ends_with(['.', '?', '!', ':', ','])
     });
+    // Likewise one word more than a name may have.
     let words: Vec<&str> = lines[start].split_whitespace().take(5).collect();
     let name = (1..=4).contains(&words.len())
         && words.iter().all(|w| {
