@@ -20,7 +20,9 @@ pub struct Options {
     pub hash_bits: u32,
     /// Passes over the training set. The fit must converge: at 30 passes
     /// on the project's corpus it had not (its own pitches were flagged
-    /// at 88 %), and the held-out figures gained until about 100.
+    /// at 88 %). At 18,763 messages 100 still had not: 300 took the real
+    /// legitimate mail scoring 3 or more from 56 to 33 of 4,351 and, in
+    /// cross-validation by batch, flagged 1 % more pitches.
     pub epochs: usize,
     pub learning_rate: f64,
     /// L2 penalty on word weights (pulled towards 0).
@@ -73,7 +75,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             hash_bits: 18,
-            epochs: 100,
+            epochs: 300,
             learning_rate: 0.3,
             l2: 1e-3,
             l2_rules: 1.0,
