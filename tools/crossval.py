@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """K-fold cross-validation of `pitchfork train` on the training split.
 
-Usage: tools/crossval.py [--bin PATH] [--folds K] [--config FILE] [CORPUS_DIR]
+Usage: tools/crossval.py [--bin PATH] [--folds K] [--by-batch] [--config FILE] [CORPUS_DIR]
 
 CORPUS_DIR (default tests/corpus/train) holds pitch/, legit/ and cold/.
-Each message goes to fold CRC-32(file name) mod K; for every fold a model
+Each message goes to fold CRC-32(file name) mod K (with --by-batch, of the
+batch its name begins with, so a fold is scored by a model that never saw
+its writers: the closer measure of mail from new senders); for every fold a model
 is trained on the other folds (`pitchfork train`, without categories) and
 the fold is scored with it (`pitchfork check --format json`, built-in
 configuration otherwise, no state store). `--config` adds its lines to
@@ -13,9 +15,9 @@ both, e.g. a `rules_file` to try (it must not set `model`, `model_file` or
 (the default flag threshold) and 6.
 
 The held-out split is never read. A training change is worth keeping when it
-helps here *and* on the held-out split and real mail: the folds share their
-writers with the rest of the training split, so this measures fit to the
-corpus more than to mail in general.
+helps here *and* on the held-out split and real mail: without --by-batch the
+folds share their writers with the rest of the training split, so this
+measures fit to the corpus more than to mail in general.
 """
 import argparse
 import json
@@ -63,6 +65,8 @@ def main():
     parser.add_argument("--bin", default="target/release/pitchfork")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--config", help="lines added to every fold's configuration")
+    parser.add_argument("--by-batch", action="store_true",
+                        help="fold by the batch a file name begins with (b12-...)")
     args = parser.parse_args()
     if not os.path.isdir(os.path.join(args.corpus, "pitch")):
         sys.exit(f"{args.corpus}: no pitch/ folder")
@@ -82,7 +86,8 @@ def main():
                 for part in ("train", "test"):
                     os.makedirs(os.path.join(folds_dir, str(fold), part, label))
             for name in names:
-                home = zlib.crc32(name.encode()) % args.folds
+                key = name.split("-")[0] if args.by_batch else name
+                home = zlib.crc32(key.encode()) % args.folds
                 for fold in range(args.folds):
                     part = "test" if fold == home else "train"
                     os.symlink(os.path.abspath(os.path.join(source, name)),

@@ -58,6 +58,17 @@ pub struct Options {
     /// (4 of 139) or legitimate mail (3 of 882; real mail 5 → 4 of 4,351).
     /// At 3 and below the cold sales flagged pass 5 %.
     pub cold_words: f64,
+    /// The share of a message's word features left out, afresh for every
+    /// message on every pass, while the word weights are fitted (dropout;
+    /// the rest count for as much more, so a message's words weigh the
+    /// same on average). No writer's few telling words can carry a
+    /// message alone, so the weights spread over the many ways a pitch is
+    /// worded. In cross-validation by batch on 16,008 training messages,
+    /// 0.4 flagged 6,341 of 8,179 pitches instead of 6,135, and 47 of
+    /// 6,819 legitimate messages instead of 54; 0.2 and 0.3 flagged
+    /// fewer pitches and more legitimate mail, 0.5 fewer pitches, 0.7
+    /// 5,468.
+    pub word_dropout: f64,
     /// The flag threshold: the fixed bias is minus this.
     pub flag: f64,
     /// A word feature must occur in this many categorised pitches to count
@@ -86,6 +97,7 @@ impl Default for Options {
             text_gate: Vec::new(),
             legit_words: 180.0,
             cold_words: 5.0,
+            word_dropout: 0.4,
             flag: 5.0,
             category_min_documents: 10,
             min_category_weight: 0.3,
@@ -169,22 +181,59 @@ struct Weights {
 }
 
 impl Weights {
-    fn logit(&self, sample: &Sample, usable: &Usable, cap: f64) -> f64 {
-        let (rules, words) = self.parts(sample, usable);
-        self.bias + rules + words.clamp(-cap, sample.word_ceiling(cap))
-    }
-
-    /// The named tests' and the words' log-odds for a sample.
-    fn parts(&self, sample: &Sample, usable: &Usable) -> (f64, f64) {
+    /// The named tests' and the words' log-odds for a sample whose word
+    /// features, for this step, are `words`, each worth `word_value`.
+    fn parts(
+        &self,
+        sample: &Sample,
+        words: &[u32],
+        word_value: f64,
+        usable: &Usable,
+    ) -> (f64, f64) {
         // Tests not learned keep their rule-file weight, as when scoring.
         let rules: f64 = sample.rules.iter().map(|&r| self.rules[r]).sum();
-        let words: f64 = sample
-            .words
+        let words: f64 = words
             .iter()
             .filter(|&&w| usable.words[w as usize])
             .map(|&w| self.words[w as usize])
             .sum();
-        (rules, words * sample.word_value)
+        (rules, words * word_value)
+    }
+}
+
+/// Which word features a step keeps: each with probability `1 - rate`,
+/// drawn by xorshift64 from a fixed seed, so a fit is reproducible.
+struct Dropout {
+    rate: f64,
+    state: u64,
+}
+
+impl Dropout {
+    fn new(rate: f64) -> Self {
+        Self {
+            rate,
+            state: 0x2545_f491_4f6c_dd1d,
+        }
+    }
+
+    /// The features of `words` this step keeps, into `kept`, and what each
+    /// is then worth, `value` scaled up for those left out.
+    fn apply(&mut self, words: &[u32], value: f64, kept: &mut Vec<u32>) -> f64 {
+        kept.clear();
+        if self.rate <= 0.0 {
+            kept.extend_from_slice(words);
+            return value;
+        }
+        for &word in words {
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            // The top 53 bits as a fraction in [0, 1).
+            if (self.state >> 11) as f64 / (1u64 << 53) as f64 >= self.rate {
+                kept.push(word);
+            }
+        }
+        value / (1.0 - self.rate)
     }
 }
 
@@ -362,15 +411,18 @@ fn fit(samples: &[Sample], priors: &[f64], usable: &Usable, options: &Options) -
     let legit = (samples.len() as f64 - pitches).max(1.0);
     let mut order: Vec<usize> = (0..samples.len()).collect();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut dropout = Dropout::new(options.word_dropout);
+    let mut kept = Vec::new();
     for _ in 0..options.epochs {
         shuffle(&mut order, &mut rng);
         for &i in &order {
             let sample = &samples[i];
-            let (_, words) = weights.parts(sample, usable);
-            let p = sigmoid(weights.logit(sample, usable, options.text_cap));
+            let word_value = dropout.apply(&sample.words, sample.word_value, &mut kept);
+            let (rules, words) = weights.parts(sample, &kept, word_value, usable);
+            let ceiling = sample.word_ceiling(options.text_cap);
+            let p = sigmoid(weights.bias + rules + words.clamp(-options.text_cap, ceiling));
             // Past the cap the words no longer move the score: no gradient.
-            let words_free =
-                -options.text_cap < words && words < sample.word_ceiling(options.text_cap);
+            let words_free = -options.text_cap < words && words < ceiling;
             let (target, class_weight) = if sample.is_pitch() {
                 (1.0, samples.len() as f64 / (2.0 * pitches))
             } else {
@@ -393,10 +445,10 @@ fn fit(samples: &[Sample], priors: &[f64], usable: &Usable, options: &Options) -
                 let (low, high) = (priors[r] - options.max_drift, priors[r] + options.max_drift);
                 weights.rules[r] = weights.rules[r].clamp(low, high);
             }
-            let words = sample.words.iter().filter(|_| words_free);
+            let words = kept.iter().filter(|_| words_free);
             for &w in words.filter(|&&w| usable.words[w as usize]) {
                 let w = w as usize;
-                let gw = g_words * sample.word_value + options.l2 * weights.words[w];
+                let gw = g_words * word_value + options.l2 * weights.words[w];
                 step(
                     &mut weights.words[w],
                     &mut squares.words[w],
@@ -570,6 +622,20 @@ mod tests {
                 category
             );
         }
+    }
+
+    #[test]
+    fn dropout_keeps_the_share_asked_for_and_weighs_it_up() {
+        let words: Vec<u32> = (0..10_000).collect();
+        let mut kept = Vec::new();
+        let value = Dropout::new(0.4).apply(&words, 1.0, &mut kept);
+        assert!((5_700..6_300).contains(&kept.len()), "{} kept", kept.len());
+        assert!((value - 1.0 / 0.6).abs() < 1e-12);
+        let mut again = Vec::new();
+        Dropout::new(0.4).apply(&words, 1.0, &mut again);
+        assert_eq!(kept, again);
+        let value = Dropout::new(0.0).apply(&words, 0.5, &mut kept);
+        assert_eq!((kept, value), (words, 0.5));
     }
 
     #[test]
