@@ -25,17 +25,9 @@ pub fn run(
     categories: Option<&Path>,
     out: &Path,
 ) -> anyhow::Result<()> {
-    let env = |k: &str, d: f64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    let base = Options::default();
     let options = Options {
         flag: engine.config.thresholds.flag,
-        l2: env("PF_L2", base.l2),
-        legit_words: env("PF_LW", base.legit_words),
-        text_cap: env("PF_CAP", base.text_cap),
-        word_dropout: env("PF_DROPOUT", base.word_dropout),
-        min_documents: env("PF_MIND", base.min_documents as f64) as usize,
-        cold_words: env("PF_CW", base.cold_words),
-        ..base
+        ..Options::default()
     };
     let given = categories.is_some();
     let categories = match categories {
