@@ -229,11 +229,8 @@ impl Dropout {
             return value;
         }
         for &word in words {
-            self.state ^= self.state << 13;
-            self.state ^= self.state >> 7;
-            self.state ^= self.state << 17;
             // The top 53 bits as a fraction in [0, 1).
-            if (self.state >> 11) as f64 / (1u64 << 53) as f64 >= self.rate {
+            if (xorshift(&mut self.state) >> 11) as f64 / (1u64 << 53) as f64 >= self.rate {
                 kept.push(word);
             }
         }
@@ -477,12 +474,17 @@ fn sigmoid(x: f64) -> f64 {
 /// Fisher–Yates with xorshift64: a fixed, portable sequence.
 fn shuffle(order: &mut [usize], state: &mut u64) {
     for i in (1..order.len()).rev() {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        let j = (*state % (i as u64 + 1)) as usize;
+        let j = (xorshift(state) % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
+}
+
+/// The next state of xorshift64, which is also its output.
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
 }
 
 fn round4(x: f64) -> f64 {
