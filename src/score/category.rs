@@ -7,12 +7,9 @@
 //! message wins; the phrases are searched by the rules' automaton, in the
 //! same pass as the rule phrases (see `RuleSet::score`).
 
+use super::sparse::SparseIndex;
 use crate::config::ConfigError;
 use serde::{Deserialize, Serialize};
-use std::{
-    collections::HashMap,
-    hash::{BuildHasherDefault, Hasher},
-};
 
 /// The categories a rule file may name; anything else is `other`.
 pub const NAMES: [&str; 9] = [
@@ -117,8 +114,8 @@ pub struct CategoryWeights {
 pub struct Learned {
     names: Vec<&'static str>,
     bias: Vec<f32>,
-    /// The row of each weighted feature in `weights`.
-    rows: HashMap<u32, usize, BuildHasherDefault<IndexHasher>>,
+    /// The weighted features; the rank of each is its row in `weights`.
+    rows: SparseIndex,
     /// One weight for each category, row after row.
     weights: Vec<f32>,
 }
@@ -160,8 +157,7 @@ impl Learned {
                 "needs one weight for each name".into(),
             ));
         }
-        let mut rows = HashMap::with_capacity_and_hasher(file.words.len(), Default::default());
-        let mut weights = Vec::with_capacity(file.words.len() * file.names.len());
+        let mut seen = vec![0u64; (1usize << hash_bits).div_ceil(64)];
         for (i, (index, row)) in file.words.iter().enumerate() {
             if *index >> hash_bits != 0 {
                 errors.push(error(
@@ -173,14 +169,26 @@ impl Learned {
                     format!("words[{i}]"),
                     "needs one weight for each name".into(),
                 ));
-            } else if rows.insert(*index, rows.len()).is_some() {
-                errors.push(error(format!("words[{i}]"), format!("index {index} twice")));
             } else {
-                weights.extend(row.iter().map(|&w| w as f32));
+                let (word, bit) = (*index as usize / 64, 1 << (index % 64));
+                if seen[word] & bit != 0 {
+                    errors.push(error(format!("words[{i}]"), format!("index {index} twice")));
+                }
+                seen[word] |= bit;
             }
         }
         if !errors.is_empty() {
             return Err(errors);
+        }
+        let rows = SparseIndex::new(hash_bits, file.words.iter().map(|(index, _)| *index));
+        let k = file.names.len();
+        let mut weights = vec![0.0f32; rows.len() * k];
+        for (index, row) in &file.words {
+            let at = rows.rank(*index).expect("every listed index is a member") * k;
+            weights[at..at + k]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(slot, &w)| *slot = w as f32);
         }
         Ok(Self {
             names,
@@ -192,7 +200,7 @@ impl Learned {
 
     /// The feature indices with a weight.
     pub fn indices(&self) -> impl Iterator<Item = u32> + '_ {
-        self.rows.keys().copied()
+        self.rows.members()
     }
 
     /// The most likely category of a message with these word features,
@@ -201,7 +209,7 @@ impl Learned {
     pub fn pick(&self, features: impl Iterator<Item = u32>, value: f64) -> &'static str {
         let k = self.names.len();
         let mut sums = vec![0.0f64; k];
-        for row in features.filter_map(|f| self.rows.get(&f)) {
+        for row in features.filter_map(|f| self.rows.rank(f)) {
             let weights = &self.weights[row * k..(row + 1) * k];
             sums.iter_mut()
                 .zip(weights)
@@ -210,29 +218,6 @@ impl Learned {
         let logit = |i: usize| f64::from(self.bias[i]) + sums[i] * value;
         let best = (1..k).fold(0, |best, i| if logit(i) > logit(best) { i } else { best });
         self.names[best]
-    }
-}
-
-/// Hashes a feature index, already a hash, by one multiplication: a
-/// message asks the table for each of its few hundred features, and the
-/// standard hasher, built to resist chosen keys, costs several times more.
-/// Every index in the table is fixed by the model file, not by mail.
-#[derive(Default)]
-struct IndexHasher(u64);
-
-impl Hasher for IndexHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

@@ -6,6 +6,7 @@ pub mod category;
 pub mod features;
 pub mod model;
 mod rules;
+mod sparse;
 pub mod train;
 
 pub use model::Model;

@@ -8,6 +8,7 @@ use super::{
     CategoryWords, Evaluation, Hit,
     category::{CategoryWeights, Learned},
     features,
+    sparse::SparseIndex,
 };
 use crate::{config::ConfigError, message::MessageView};
 use serde::{Deserialize, Serialize};
@@ -121,11 +122,14 @@ pub struct Model {
     /// The file it was read from, without its word weights and category
     /// model (see `words` and `categories`).
     pub file: ModelFile,
-    words: Vec<f32>,
-    /// One bit per index of `words`, set where the weight is not zero or
-    /// the category model weighs the feature: a table 32 times smaller to
-    /// ask first, which stays in cache.
-    weighted: Vec<u64>,
+    /// The word features with a weight other than zero; the rank of each
+    /// is its place in `weights`.
+    words: SparseIndex,
+    weights: Vec<f32>,
+    /// The word features `words` or the category model weighs: the one
+    /// table asked for every feature of a message, small enough to stay in
+    /// cache.
+    weighted: SparseIndex,
     categories: Option<Learned>,
 }
 
@@ -200,14 +204,22 @@ impl Model {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut words = vec![0.0f32; 1 << file.hash_bits];
-        // Kept only as the table: the list is a third of a megabyte.
+        // Kept only as the sparse table: the list is a third of a megabyte.
+        let mut listed: Vec<(u32, f32)> = Vec::with_capacity(file.words.len());
         for (index, weight) in std::mem::take(&mut file.words) {
-            match words.get_mut(index as usize) {
-                Some(slot) => *slot = weight as f32,
-                None => errors.push(model_error("words", format!("index {index} out of range"))),
+            if index >> file.hash_bits != 0 {
+                errors.push(model_error("words", format!("index {index} out of range")));
+            } else if weight != 0.0 {
+                listed.push((index, weight as f32));
             }
         }
+        listed.sort_unstable_by_key(|(index, _)| *index);
+        if let Some(pair) = listed.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            let index = pair[0].0;
+            errors.push(model_error("words", format!("index {index} twice")));
+        }
+        let words = SparseIndex::new(file.hash_bits, listed.iter().map(|(index, _)| *index));
+        let weights = listed.into_iter().map(|(_, weight)| weight).collect();
         // Kept only as the table built from it: a row a `Vec` would hold
         // most of a megabyte for the life of the daemon.
         let categories = match file.categories.take() {
@@ -220,17 +232,13 @@ impl Model {
             },
             None => None,
         };
-        let mut weighted = vec![0u64; words.len().div_ceil(64)];
         let category_indices = categories.iter().flat_map(Learned::indices);
-        let weighted_indices = (0u32..).zip(&words).filter(|(_, w)| **w != 0.0);
-        for i in weighted_indices.map(|(i, _)| i).chain(category_indices) {
-            let i = i as usize;
-            weighted[i / 64] |= 1 << (i % 64);
-        }
+        let weighted = SparseIndex::new(file.hash_bits, words.members().chain(category_indices));
         if errors.is_empty() {
             Ok(Self {
                 file,
                 words,
+                weights,
                 weighted,
                 categories,
             })
@@ -241,15 +249,16 @@ impl Model {
 
     /// Log-odds weight of one word feature.
     pub fn word_weight(&self, index: u32) -> f64 {
-        f64::from(self.words[index as usize])
+        self.words
+            .rank(index)
+            .map_or(0.0, |rank| f64::from(self.weights[rank]))
     }
 
     /// Whether a word feature has a weight other than zero, in the pitch
     /// model or the category model.
     #[inline]
     fn is_weighted(&self, index: u32) -> bool {
-        let index = index as usize;
-        self.weighted[index / 64] & (1 << (index % 64)) != 0
+        self.weighted.contains(index)
     }
 
     /// Re-scores a rule evaluation: tests seen in training take their learned
@@ -561,6 +570,21 @@ mod tests {
         let errors = Model::from_file(bad).unwrap_err();
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["rules.HUGE", "words"]);
+    }
+
+    #[test]
+    fn word_weights_are_looked_up_by_index() {
+        let mut model_file = file();
+        model_file.words = vec![(900, -0.25), (3, 0.5), (7, 0.0), (64, 1.5)];
+        let model = Model::from_file(model_file.clone()).unwrap();
+        let weights: Vec<f64> = [3, 7, 64, 900, 901].map(|i| model.word_weight(i)).into();
+        assert_eq!(weights, [0.5, 0.0, 1.5, -0.25, 0.0]);
+        assert!(model.is_weighted(3) && model.is_weighted(900));
+        assert!(!model.is_weighted(7), "a zero weight weighs nothing");
+        model_file.words = vec![(3, 0.5), (1 << 20, 1.0), (3, 1.0)];
+        let errors = Model::from_file(model_file).unwrap_err();
+        let reasons: Vec<&str> = errors.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(reasons, ["index 1048576 out of range", "index 3 twice"]);
     }
 
     #[test]
