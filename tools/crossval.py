@@ -6,8 +6,8 @@ Usage: tools/crossval.py [--bin PATH] [--folds K] [--by-batch] [--config FILE] [
 CORPUS_DIR (default tests/corpus/train) holds pitch/, legit/ and cold/.
 Each message goes to fold CRC-32(file name) mod K (with --by-batch, of the
 batch its name begins with, so a fold is scored by a model that never saw
-its writers: the closer measure of mail from new senders); for every fold a model
-is trained on the other folds (`pitchfork train`, without categories) and
+its writers: the closer measure of mail from new senders); for every fold
+a model is trained on the other folds (`pitchfork train`, without categories) and
 the fold is scored with it (`pitchfork check --format json`, built-in
 configuration otherwise, no state store). `--config` adds its lines to
 both, e.g. a `rules_file` to try (it must not set `model`, `model_file` or
