@@ -53,6 +53,36 @@ fn a_reply_in_a_thread_reads_the_subject_with_the_history() {
 }
 
 #[test]
+fn sets_aside_what_others_are_quoted_as_saying() {
+    let raw = "Subject: Offers\n\nVendor A calls itself \u{201c}your strategic partner \
+        for growth\u{201d}, vendor B \u{ab}partenaire\u{bb}. B is cheaper.\n"
+        .as_bytes();
+    let view = MessageView::parse(raw, false);
+    assert_eq!(
+        view.body,
+        r#"vendor a calls itself "", vendor b "". b is cheaper."#
+    );
+}
+
+#[test]
+fn keeps_text_after_a_lone_or_distant_quotation_mark() {
+    let long = "partner ".repeat(30);
+    for (body, kept) in [
+        (
+            "A 27\" screen; we partner with you.",
+            r#"a 27" screen; we partner with you."#,
+        ),
+        (
+            &format!("\"{long}\" end") as &str,
+            &format!("\"{long}\" end"),
+        ),
+    ] {
+        let raw = format!("Subject: x\n\n{body}\n");
+        assert_eq!(MessageView::parse(raw.as_bytes(), false).body, kept);
+    }
+}
+
+#[test]
 fn detects_bulk_and_fake_reply_facts() {
     let raw = b"Subject: RE: our call\nList-Unsubscribe: <mailto:u@example.com>\n\nHello";
     let facts = MessageView::parse(raw, true).facts;
