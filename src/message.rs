@@ -226,31 +226,45 @@ impl MessageView {
 }
 
 /// Sets aside what the sender reports others as saying: the text between
-/// two double quotes (normalisation makes every kind of quotation mark one)
-/// at most [`MAX_REPORTED`] bytes apart. A buyer comparing offers quotes
-/// one vendor's "strategic partnership for growth"; those words are the
-/// vendor's, as a quoted reply's are, and read as the sender's they made
-/// the comparison a pitch. The quotation marks stay, with nothing between.
-/// A quotation mark with no partner near enough (inches, a typo) is
-/// passed over.
+/// two quotation marks at most [`MAX_REPORTED`] bytes apart. Normalisation
+/// makes every double mark `"` and every single one `'`; a single mark
+/// opens only where no letter or digit is before it and something is
+/// after it, and closes only the other way round, so the apostrophes of
+/// `we're`, `foto's` and `the firms' offers` open nothing. A buyer comparing
+/// offers quotes one vendor's "strategic partnership for growth"; those
+/// words are the vendor's, as a quoted reply's are, and read as the
+/// sender's they made the comparison a pitch. The marks stay, with nothing
+/// between. A mark with no partner near enough (inches, a typo) is passed
+/// over.
 fn set_aside_reported(body: String) -> String {
-    if !body.contains('"') {
+    let bytes = body.as_bytes();
+    let is_mark = |b: &u8| *b == b'"' || *b == b'\'';
+    if !bytes.iter().any(is_mark) {
         return body;
     }
+    let before = |i: usize| body[..i].chars().next_back();
+    let after = |i: usize| body[i + 1..].chars().next();
+    let letter = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let space = |c: Option<char>| c.is_none_or(char::is_whitespace);
+    let opens = |i: usize| !letter(before(i)) && !space(after(i));
+    let closes = |i: usize| !space(before(i)) && !letter(after(i));
     let mut kept = String::with_capacity(body.len());
-    let mut rest = body.as_str();
-    while let Some(open) = rest.find('"') {
-        let (before, after) = (&rest[..=open], &rest[open + 1..]);
-        kept.push_str(before);
-        rest = match after.find('"') {
-            Some(close) if close <= MAX_REPORTED => {
-                kept.push('"');
-                &after[close + 1..]
-            }
-            _ => after,
+    let (mut copied, mut at) = (0, 0);
+    while let Some(found) = bytes[at..].iter().position(is_mark) {
+        let open = at + found;
+        let window = open + 1..bytes.len().min(open + 2 + MAX_REPORTED);
+        let close = match bytes[open] {
+            b'"' => window.clone().find(|&i| bytes[i] == b'"'),
+            _ if opens(open) => window.clone().find(|&i| bytes[i] == b'\'' && closes(i)),
+            _ => None,
         };
+        at = open + 1;
+        if let Some(close) = close {
+            kept.push_str(&body[copied..=open]);
+            (copied, at) = (close, close + 1);
+        }
     }
-    kept.push_str(rest);
+    kept.push_str(&body[copied..]);
     kept
 }
 

@@ -65,6 +65,17 @@ fn sets_aside_what_others_are_quoted_as_saying() {
 }
 
 #[test]
+fn single_quotation_marks_are_not_apostrophes() {
+    let raw = "Subject: x\n\nThey say \u{2018}we\u{2019}re your partner\u{2019}, \
+        we don't; the firms' offers, 'growth ally' and foto's.\n"
+        .as_bytes();
+    assert_eq!(
+        MessageView::parse(raw, false).body,
+        "they say '', we don't; the firms' offers, '' and foto's."
+    );
+}
+
+#[test]
 fn keeps_text_after_a_lone_or_distant_quotation_mark() {
     let long = "partner ".repeat(30);
     for (body, kept) in [
