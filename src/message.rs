@@ -238,34 +238,37 @@ impl MessageView {
 /// over.
 fn set_aside_reported(body: String) -> String {
     let bytes = body.as_bytes();
-    let is_mark = |b: &u8| *b == b'"' || *b == b'\'';
-    if !bytes.iter().any(is_mark) {
-        return body;
-    }
     let before = |i: usize| body[..i].chars().next_back();
     let after = |i: usize| body[i + 1..].chars().next();
     let letter = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     let space = |c: Option<char>| c.is_none_or(char::is_whitespace);
     let opens = |i: usize| !letter(before(i)) && !space(after(i));
     let closes = |i: usize| !space(before(i)) && !letter(after(i));
-    let mut kept = String::with_capacity(body.len());
+    // Built only once something is set aside: most mail quotes no one.
+    let mut kept: Option<String> = None;
     let (mut copied, mut at) = (0, 0);
-    while let Some(found) = bytes[at..].iter().position(is_mark) {
+    while let Some(found) = memchr::memchr2(b'"', b'\'', &bytes[at..]) {
         let open = at + found;
-        let window = open + 1..bytes.len().min(open + 2 + MAX_REPORTED);
+        let mut window = open + 1..bytes.len().min(open + 2 + MAX_REPORTED);
         let close = match bytes[open] {
-            b'"' => window.clone().find(|&i| bytes[i] == b'"'),
-            _ if opens(open) => window.clone().find(|&i| bytes[i] == b'\'' && closes(i)),
+            b'"' => window.find(|&i| bytes[i] == b'"'),
+            _ if opens(open) => window.find(|&i| bytes[i] == b'\'' && closes(i)),
             _ => None,
         };
         at = open + 1;
         if let Some(close) = close {
-            kept.push_str(&body[copied..=open]);
+            kept.get_or_insert_with(|| String::with_capacity(body.len()))
+                .push_str(&body[copied..=open]);
             (copied, at) = (close, close + 1);
         }
     }
-    kept.push_str(&body[copied..]);
-    kept
+    match kept {
+        Some(mut kept) => {
+            kept.push_str(&body[copied..]);
+            kept
+        }
+        None => body,
+    }
 }
 
 /// The text parts a reader sees: the HTML alternative where there is one
