@@ -114,7 +114,9 @@ pub struct MessageView {
     /// What the sender wrote now, as the reader sees it (the HTML
     /// alternative where there is one): signature and postscript included,
     /// quoted replies and forwarded messages left out, unless the sender
-    /// quotes their own earlier message (see [`Facts::quotes_self`]).
+    /// quotes their own earlier message (see [`Facts::quotes_self`]), and
+    /// so is what the sender quotes others as saying (between quotation
+    /// marks; see `set_aside_reported`).
     pub body: String,
     /// Quoted replies (`> …`, `On … wrote:`) and forwarded or original
     /// messages: the first 32 KiB, one line per line, as written. No rule
