@@ -108,7 +108,7 @@ impl Default for Options {
             l2: 1.5e-3,
             l2_rules: 10.0,
             max_drift: 0.25,
-            min_documents: 20,
+            min_documents: 12,
             min_rule_hits: 3,
             text_cap: 6.0,
             text_gate: Vec::new(),
