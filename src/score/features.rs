@@ -83,7 +83,7 @@ pub fn extract_kept<'a>(
         &view.subject
     };
     let mask = (1u32 << bits) - 1;
-    // One bit per index: clearing 32 KiB (18 bits) costs less than hashing
+    // One bit per index: clearing 64 KiB (19 bits) costs less than hashing
     // a message's few hundred indices into a set.
     let mut seen = vec![0u64; (1usize << bits).div_ceil(64)];
     let mut count = 0;
