@@ -104,7 +104,7 @@ impl Default for Options {
         Self {
             hash_bits: 19,
             epochs: 300,
-            learning_rate: 0.3,
+            learning_rate: 0.5,
             l2: 1.5e-3,
             l2_rules: 10.0,
             max_drift: 0.25,
