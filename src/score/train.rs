@@ -17,6 +17,9 @@ use std::collections::BTreeMap;
 /// Knobs of the fit; the defaults made the shipped model.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Word features are hashed to `2^hash_bits` indices. 19 since
+    /// 25,947 messages: with 18, a quarter of the indices had a weight,
+    /// so a word never learned took some other word's one time in four.
     pub hash_bits: u32,
     /// Passes over the training set. The fit must converge: at 30 passes
     /// on the project's corpus it had not (its own pitches were flagged
@@ -24,6 +27,10 @@ pub struct Options {
     /// legitimate mail scoring 3 or more from 56 to 33 of 4,351 and, in
     /// cross-validation by batch, flagged 1 % more pitches.
     pub epochs: usize,
+    /// AdaGrad's step size. 0.5 since 26,267 messages: in
+    /// cross-validation by batch it flagged 8,916 of 10,785 pitches
+    /// against 8,783 at 0.3, and 38 of 8,738 legitimate messages against
+    /// 36, the real legitimate mail unchanged at 4 of 4,351 flagged.
     pub learning_rate: f64,
     /// L2 penalty on word weights (pulled towards 0). Raised as the
     /// corpus grew, each time to keep the 4,351 real legitimate messages
@@ -48,6 +55,9 @@ pub struct Options {
     pub max_drift: f64,
     /// A word feature must occur in this many training messages: rarer
     /// words fit the corpus's writers, not the way pitches are written.
+    /// 12 since 25,947 messages, where it flagged 8,489 of 10,655 pitches
+    /// in cross-validation by batch against 8,360 at 20, and 34 of 8,642
+    /// legitimate messages against 37.
     pub min_documents: usize,
     /// A named test must hit this many training messages to be learned.
     pub min_rule_hits: usize,
@@ -84,7 +94,9 @@ pub struct Options {
     /// 0.4 flagged 6,341 of 8,179 pitches instead of 6,135, and 47 of
     /// 6,819 legitimate messages instead of 54; 0.2 and 0.3 flagged
     /// fewer pitches and more legitimate mail, 0.5 fewer pitches, 0.7
-    /// 5,468.
+    /// 5,468. At 25,947 messages (a word needing 12 of them) 0.5 flagged
+    /// 8,593 of 10,655 pitches against 8,489 at 0.4, with the same 34
+    /// of 8,642 legitimate messages.
     pub word_dropout: f64,
     /// The flag threshold: the fixed bias is minus this.
     pub flag: f64,
