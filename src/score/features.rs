@@ -9,9 +9,10 @@ use crate::message::MessageView;
 /// 1 had no stems, version 2 read a subject's `Re:` and `Fwd:` prefixes as
 /// words, version 3 read numbers by their value (see `number_shape`),
 /// version 4 read the words that introduce contact details (`Fax:`, `Tel.`,
-/// see `is_contact_word`); their model files are still read (see
+/// see `is_contact_word`), version 5 gave each word `1/sqrt(count)` (see
+/// [`word_value`]); their model files are still read (see
 /// [`extract_kept`]).
-pub const FEATURES_VERSION: u32 = 5;
+pub const FEATURES_VERSION: u32 = 6;
 
 /// Words of the body considered; the opening of a message carries the
 /// pitch, and a cap keeps huge messages cheap.
@@ -52,10 +53,18 @@ impl Feature<'_> {
 }
 
 /// The value of each word feature present in a message with `count` of
-/// them: `1/sqrt(count)`, so that the words' vector has unit length and a
-/// long message does not outweigh a short one merely by having more words.
-pub fn word_value(count: usize) -> f64 {
-    1.0 / (count.max(1) as f64).sqrt()
+/// them, for features of `version`: `count^-0.47` (`1/sqrt(count)` before
+/// version 6, which gave the words' vector unit length), so that a long
+/// message does not outweigh a short one merely by having more words.
+/// The power sets how much the words weigh against the named tests, a
+/// trade like the L2 penalty's: at 28,027 messages, in cross-validation
+/// by batch, 0.47 flagged 9,437 of 11,154 pitches against 9,252 at 0.5,
+/// 34 of 9,672 legitimate messages against 35, and 114 of 1,589 cold
+/// sales against 98; of the 4,351 real legitimate messages beside the
+/// repository it flagged 3 against 1, where 0.45 flagged 5 and 0.4 39.
+pub fn word_value(count: usize, version: u32) -> f64 {
+    let power = if version >= 6 { 0.47 } else { 0.5 };
+    (count.max(1) as f64).powf(-power)
 }
 
 /// The distinct features of a message for a table of `2^bits` weights,
@@ -350,6 +359,16 @@ mod tests {
             body: body.into(),
             ..MessageView::default()
         }
+    }
+
+    #[test]
+    fn a_words_worth_follows_the_model_files_version() {
+        // Version 5 files were fitted with 1/sqrt(n); they must score so.
+        assert_eq!(word_value(100, 5), 0.1);
+        assert_eq!(word_value(100, 6), 100f64.powf(-0.47));
+        assert!(word_value(100, 6) > word_value(100, 5));
+        // No words at all is worth what one is, not a division by zero.
+        assert_eq!(word_value(0, 6), 1.0);
     }
 
     #[test]

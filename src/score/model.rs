@@ -283,7 +283,8 @@ impl Model {
                 self.is_weighted(i)
             });
         // Too few words: the model abstains, on the score and the category.
-        let value = (count >= MIN_WORD_FEATURES).then(|| features::word_value(count));
+        let value =
+            (count >= MIN_WORD_FEATURES).then(|| features::word_value(count, self.file.features));
         if let Some(value) = value {
             let ceiling = if open { self.file.text_cap } else { 0.0 };
             hits.extend(self.word_hits(&found, value, ceiling));
@@ -486,9 +487,9 @@ mod tests {
         let found = features::extract(&view, 10);
         let team_up = found.iter().find(|f| f.label() == "team up").unwrap();
         let mut model_file = file();
-        // each of the n word features counts 1/sqrt(n) of its weight
-        let n = found.len() as f64;
-        model_file.words = vec![(team_up.index, 1.5 * n.sqrt())];
+        // each of the n word features counts `word_value(n)` of its weight
+        let value = features::word_value(found.len(), model_file.features);
+        model_file.words = vec![(team_up.index, 1.5 / value)];
         let model = Model::from_file(model_file).unwrap();
         let hit = |name: &str, score: f64| Hit {
             name: name.into(),

@@ -170,7 +170,7 @@ impl Sample {
             .map(|f| f.index)
             .collect();
         Self {
-            word_value: features::word_value(words.len()),
+            word_value: features::word_value(words.len(), features::FEATURES_VERSION),
             open: super::model::gate_open(&options.text_gate, &hit_names),
             words,
             rules: tests,
