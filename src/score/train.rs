@@ -598,24 +598,19 @@ mod tests {
         assert_eq!((as_legit.trained.legit, as_legit.trained.cold), (10, 0));
         // A pitch is never a cold sale.
         assert_eq!(as_cold.trained.pitch, 10);
+        let model = |file: &ModelFile| super::super::model::Model::from_file(file.clone()).unwrap();
+        let (as_legit, as_cold) = (model(&as_legit), model(&as_cold));
         // The weights of the sale's words, before the cap on what words
         // may add: in so small a fit both may reach the cap.
-        let sale_words = |file: &ModelFile| -> f64 {
-            // The file lists its word weights by index.
-            crate::score::features::extract(&view(sale), file.hash_bits)
-                .iter()
-                .filter_map(|f| {
-                    let at = file.words.binary_search_by_key(&f.index, |&(i, _)| i);
-                    at.ok().map(|at| file.words[at].1)
-                })
-                .sum()
+        let v = view(sale);
+        let words = crate::score::features::extract(&v, options.hash_bits);
+        let sale_words = |model: &super::super::model::Model| -> f64 {
+            words.iter().map(|f| model.word_weight(f.index)).sum()
         };
         // The sale's words were pushed down less, though it stays a sale.
         let (legit_words, cold_words) = (sale_words(&as_legit), sale_words(&as_cold));
         assert!(legit_words < cold_words, "{legit_words} vs {cold_words}");
-        let model = super::super::model::Model::from_file(as_cold.clone()).unwrap();
-        let v = view(sale);
-        let cold_score = model.rescore(rules.score(&v), &v).score;
+        let cold_score = as_cold.rescore(rules.score(&v), &v).score;
         assert!(cold_score < 5.0, "{cold_score}");
     }
 
