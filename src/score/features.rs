@@ -52,6 +52,10 @@ impl Feature<'_> {
     }
 }
 
+/// How fast a word's value falls with the message's count of word
+/// features, from version 6 (see [`word_value`]).
+const WORD_POWER: f64 = 0.47;
+
 /// The value of each word feature present in a message with `count` of
 /// them, for features of `version`: `count^-0.47` (`1/sqrt(count)` before
 /// version 6, which gave the words' vector unit length), so that a long
@@ -65,7 +69,7 @@ impl Feature<'_> {
 pub fn word_value(count: usize, version: u32) -> f64 {
     let count = count.max(1) as f64;
     if version >= 6 {
-        count.powf(-0.47)
+        count.powf(-WORD_POWER)
     } else {
         1.0 / count.sqrt()
     }
@@ -369,7 +373,7 @@ mod tests {
     fn a_words_worth_follows_the_model_files_version() {
         // Version 5 files were fitted with 1/sqrt(n); they must score so.
         assert_eq!(word_value(100, 5), 0.1);
-        assert_eq!(word_value(100, 6), 100f64.powf(-0.47));
+        assert_eq!(word_value(100, 6), 100f64.powf(-WORD_POWER));
         assert!(word_value(100, 6) > word_value(100, 5));
         // No words at all is worth what one is, not a division by zero.
         assert_eq!(word_value(0, 6), 1.0);

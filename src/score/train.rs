@@ -520,6 +520,7 @@ fn round4(x: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::message::normalize;
+    use crate::score::model::Model;
 
     fn view(body: &str) -> MessageView {
         MessageView {
@@ -559,7 +560,7 @@ mod tests {
                 cold: 0
             }
         );
-        let model = super::super::model::Model::from_file(a).unwrap();
+        let model = Model::from_file(a).unwrap();
         let score = |text: &str| {
             let v = view(text);
             model.rescore(rules.score(&v), &v).score
@@ -598,15 +599,14 @@ mod tests {
         assert_eq!((as_legit.trained.legit, as_legit.trained.cold), (10, 0));
         // A pitch is never a cold sale.
         assert_eq!(as_cold.trained.pitch, 10);
-        let model = |file: &ModelFile| super::super::model::Model::from_file(file.clone()).unwrap();
+        let model = |file: &ModelFile| Model::from_file(file.clone()).unwrap();
         let (as_legit, as_cold) = (model(&as_legit), model(&as_cold));
         // The weights of the sale's words, before the cap on what words
         // may add: in so small a fit both may reach the cap.
         let v = view(sale);
         let words = crate::score::features::extract(&v, options.hash_bits);
-        let sale_words = |model: &super::super::model::Model| -> f64 {
-            words.iter().map(|f| model.word_weight(f.index)).sum()
-        };
+        let sale_words =
+            |model: &Model| -> f64 { words.iter().map(|f| model.word_weight(f.index)).sum() };
         // The sale's words were pushed down less, though it stays a sale.
         let (legit_words, cold_words) = (sale_words(&as_legit), sale_words(&as_cold));
         assert!(legit_words < cold_words, "{legit_words} vs {cold_words}");
@@ -650,7 +650,7 @@ mod tests {
         assert_eq!(file, train(&samples, &rules, &options));
         let categories = file.categories.clone().unwrap();
         assert_eq!(categories.names, ["recruiting", "seo-links"]);
-        let model = super::super::model::Model::from_file(file).unwrap();
+        let model = Model::from_file(file).unwrap();
         for (category, text) in texts {
             let v = view(&format!("{text}, we would love to talk about it this week"));
             assert_eq!(
