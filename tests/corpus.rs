@@ -34,8 +34,9 @@ const HELDOUT_COLD_CEILING: f64 = 0.06;
 /// `legit_words` 180 (the 0.1 % target is 4); five still pass, six fail.
 const REAL_FALSE_POSITIVE_CEILING: f64 = 0.0012;
 /// Flagged held-out pitches whose category agrees with their label, at
-/// least.
-const HELDOUT_CATEGORY_FLOOR: f64 = 0.88;
+/// least: 90.9 % since the categories count equally in training (88.4 %
+/// before, at 30,107 messages).
+const HELDOUT_CATEGORY_FLOOR: f64 = 0.89;
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")

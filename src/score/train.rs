@@ -342,7 +342,8 @@ pub fn train(samples: &[Sample], rules: &RuleSet, options: &Options) -> ModelFil
 
 /// The category model, when pitches of two categories or more are
 /// labelled: a softmax regression by AdaGrad over the word features common
-/// enough among them, with the word features' L2 penalty.
+/// enough among them, with the word features' L2 penalty, the categories
+/// weighted to count equally.
 fn fit_categories(samples: &[Sample], options: &Options) -> Option<CategoryWeights> {
     let labelled: Vec<(&Sample, usize)> = samples
         .iter()
@@ -370,14 +371,26 @@ fn fit_categories(samples: &[Sample], options: &Options) -> Option<CategoryWeigh
     let mut bias_squares = vec![1e-8; k];
     let mut weights = vec![0.0; k << options.hash_bits];
     let mut squares = vec![1e-8; k << options.hash_bits];
+    // Each category counts as much as any other, however many pitches it
+    // has: unweighted, `other` (the largest) took the pitches whose words
+    // were not plain about their category.
+    let targets: Vec<usize> = labelled
+        .iter()
+        .map(|&(_, c)| classes.binary_search(&c).unwrap_or_default())
+        .collect();
+    let mut per_class = vec![0usize; k];
+    targets.iter().for_each(|&t| per_class[t] += 1);
+    let class_weight: Vec<f64> = per_class
+        .iter()
+        .map(|&n| labelled.len() as f64 / (k * n) as f64)
+        .collect();
     let mut order: Vec<usize> = (0..labelled.len()).collect();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let mut logits = vec![0.0; k];
     for _ in 0..options.epochs {
         shuffle(&mut order, &mut rng);
         for &i in &order {
-            let (sample, category) = labelled[i];
-            let target = classes.binary_search(&category).unwrap_or_default();
+            let (sample, target) = (labelled[i].0, targets[i]);
             let words: Vec<usize> = sample
                 .words
                 .iter()
@@ -392,7 +405,7 @@ fn fit_categories(samples: &[Sample], options: &Options) -> Option<CategoryWeigh
             let total: f64 = logits.iter().map(|l| (l - top).exp()).sum();
             for c in 0..k {
                 let p = (logits[c] - top).exp() / total;
-                let g = p - f64::from(u8::from(c == target));
+                let g = (p - f64::from(u8::from(c == target))) * class_weight[target];
                 step(&mut bias[c], &mut bias_squares[c], g, options.learning_rate);
                 for &w in &words {
                     let at = w * k + c;
@@ -658,6 +671,46 @@ mod tests {
                 category
             );
         }
+    }
+
+    #[test]
+    fn categories_count_equally_however_many_pitches_each_has() {
+        let rules = RuleSet::builtin();
+        let options = Options {
+            hash_bits: 12,
+            category_min_documents: 2,
+            ..Options::default()
+        };
+        // Nine pitches of one category to one of the other, all worded
+        // alike: the words cannot tell them apart, and neither may the
+        // number of pitches behind each category.
+        let v = view("we help companies like yours grow with our team");
+        let samples: Vec<Sample> = (0..40)
+            .map(|i| {
+                let category = if i % 10 == 0 { "recruiting" } else { "other" };
+                Sample::new(&rules, &v, Label::Pitch, &options)
+                    .with_category(category)
+                    .unwrap()
+            })
+            .collect();
+        let categories = train(&samples, &rules, &options).categories.unwrap();
+        assert_eq!(categories.names, ["recruiting", "other"]);
+        let logit = |c: usize| {
+            let sample = &samples[0];
+            let words: f64 = categories
+                .words
+                .iter()
+                .filter(|(index, _)| sample.words.contains(index))
+                .map(|(_, row)| row[c])
+                .sum();
+            categories.bias[c] + words * sample.word_value
+        };
+        assert!(
+            (logit(0) - logit(1)).abs() < 0.2,
+            "recruiting {} against other {}",
+            logit(0),
+            logit(1)
+        );
     }
 
     #[test]
