@@ -231,7 +231,7 @@ mod tests {
     fn classify(categories: &Categories, body: &str) -> &'static str {
         let automaton = phrase_automaton(&categories.phrases).unwrap();
         let mut seen = vec![false; categories.phrases.len()];
-        each_match(&automaton, body, |m| seen[m.pattern().as_usize()] = true);
+        each_match(&automaton, body, |m| seen[m.id] = true);
         categories.pick(&seen)
     }
 

@@ -183,14 +183,14 @@ impl RuleSet {
         for (scope, text) in self.parts(view) {
             anchors.fill(false);
             rules::each_match(&self.phrases, text, |m| {
-                let id = m.pattern().as_usize();
+                let id = m.id;
                 if id >= first_anchor {
                     anchors[id - first_anchor] = true;
                     return;
                 }
                 let Some(&info) = self.phrase_info.get(id) else {
                     // Where a word begins: `rpo` is not in `corporate`.
-                    if at_word_boundaries(text, m.start(), m.end(), true) {
+                    if at_word_boundaries(text, m.start, m.end, true) {
                         categories[id - self.phrase_info.len()] = true;
                     }
                     return;
@@ -198,9 +198,9 @@ impl RuleSet {
                 if evidence[info.test].is_some() || !in_scope(&self.tests[info.test], scope) {
                     return;
                 }
-                if at_word_boundaries(text, m.start(), m.end(), info.prefix) {
-                    let end = word_end(text, m.end());
-                    evidence[info.test] = Some(Some(text[m.start()..end].to_owned()));
+                if at_word_boundaries(text, m.start, m.end, info.prefix) {
+                    let end = word_end(text, m.end);
+                    evidence[info.test] = Some(Some(text[m.start..end].to_owned()));
                 }
             });
             self.match_patterns(scope, text, &anchors, evidence);

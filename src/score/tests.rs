@@ -111,6 +111,34 @@ fn a_test_counts_once_and_keeps_its_evidence() {
 }
 
 #[test]
+fn one_phrase_in_two_tests_hits_both() {
+    // The automaton holds each distinct phrase once; both tests must
+    // still hear of it.
+    let rules = RuleSet::parse(&rule_file(&[
+        ("ONE", 1.0, "phrases = [\"team up\"]"),
+        ("TWO", 2.0, "phrases = [\"let's team up\", \"team up\"]"),
+    ]))
+    .unwrap();
+    let evaluation = rules.score(&view("", "shall we team up?"));
+    assert_eq!(names(&evaluation), ["TWO", "ONE"]);
+    assert_eq!(evaluation.score, 3.0);
+}
+
+#[test]
+fn phrases_match_overlapping_in_order_of_their_end() {
+    let phrases: Vec<String> = ["partner", "to partner", "partner with", "partner"]
+        .map(String::from)
+        .into();
+    let automaton = rules::phrase_automaton(&phrases).unwrap();
+    let mut found = Vec::new();
+    rules::each_match(&automaton, "we want to partner with you", |m| {
+        found.push((m.id, m.start, m.end));
+    });
+    // Longer first at one end; a phrase listed twice, once per id.
+    assert_eq!(found, [(1, 8, 18), (0, 11, 18), (3, 11, 18), (2, 11, 23)]);
+}
+
+#[test]
 fn detectors_read_message_facts() {
     let rules = RuleSet::parse(RULES).unwrap();
     let mut fake = view("Re: our call", "");
