@@ -412,7 +412,8 @@ fn anchors(hir: &Hir) -> Option<Vec<String>> {
 }
 
 /// The automaton for a list of phrases: a double-array Aho-Corasick
-/// automaton, 12 bytes a state (about 0.6 MB for the shipped rules).
+/// automaton, 12 bytes a state (33,528 states, about 0.4 MB, for the
+/// 3,199 phrases of the shipped rules).
 /// Overlapping search over every part of every message is the hottest loop
 /// of scoring; this one costs about a quarter less than the contiguous NFA
 /// it replaced, where a full DFA would take 8 MB. Its 2-gram prefilter is
