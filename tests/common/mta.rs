@@ -46,6 +46,26 @@ pub fn wait_for_banner(software: &str, port: u16, timeout: Duration, log: impl F
     );
 }
 
+/// How long a delivered message may take to leave an MTA's queue.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// Panics with what `log` returns unless `queued` reaches zero within
+/// [`SETTLE`]. An MTA removes a delivered message from its queue a moment
+/// after the Maildir file appears; a message kept in the queue never leaves.
+pub fn assert_queue_empties(software: &str, queued: impl Fn() -> usize, log: impl Fn() -> String) {
+    let deadline = Instant::now() + SETTLE;
+    while queued() > 0 {
+        if Instant::now() > deadline {
+            panic!(
+                "{software}: {} still queued after {SETTLE:?}\n{}",
+                queued(),
+                log()
+            );
+        }
+        sleep(Duration::from_millis(50));
+    }
+}
+
 fn banner(port: u16) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;

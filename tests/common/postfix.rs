@@ -33,8 +33,6 @@ const MAIL_UID: u32 = 65534;
 
 /// How often the polling helpers look again.
 const POLL: Duration = Duration::from_millis(50);
-/// How long a delivered message may take to leave the queue.
-const SETTLE: Duration = Duration::from_secs(5);
 
 /// Decides whether an end-to-end MTA test can run here.
 ///
@@ -210,21 +208,10 @@ impl Postfix {
             .sum()
     }
 
-    /// Panics with the Postfix log unless the queue is empty within
-    /// [`SETTLE`]: a delivered message leaves the active queue a moment
-    /// after its Maildir file appears, a message kept in the queue never.
+    /// Panics with the Postfix log unless the queue empties within a few
+    /// seconds: see [`mta::assert_queue_empties`](super::mta::assert_queue_empties).
     pub fn assert_queue_empties(&self) {
-        let deadline = Instant::now() + SETTLE;
-        while self.queue_count() > 0 {
-            if Instant::now() > deadline {
-                panic!(
-                    "{} still queued after {SETTLE:?}\n{}",
-                    self.queue_count(),
-                    self.log()
-                );
-            }
-            sleep(POLL);
-        }
+        super::mta::assert_queue_empties("Postfix", || self.queue_count(), || self.log());
     }
 
     /// The Postfix log so far (empty before the first line is written).

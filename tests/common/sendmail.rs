@@ -196,6 +196,12 @@ impl Sendmail {
             .count()
     }
 
+    /// Panics with the Sendmail log unless the queue empties within a few
+    /// seconds: see [`mta::assert_queue_empties`](super::mta::assert_queue_empties).
+    pub fn assert_queue_empties(&self) {
+        super::mta::assert_queue_empties("Sendmail", || self.queue_count(), || self.log());
+    }
+
     /// What Sendmail logged through syslog so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.log_file()).unwrap_or_default()
