@@ -87,12 +87,12 @@ fn flags_pitches_and_leaves_clean_mail_unflagged() {
     );
     // Sendmail's log names the queue id it gave pitchfork; the daemon's
     // verdict line carries the same id.
-    let flagged = mta
-        .log()
+    let added = "Milter (pitchfork) add: header: X-Pitchfork-Flag: YES";
+    let log = mta.wait_for_log(added, Duration::from_secs(10));
+    let flagged = log
         .lines()
-        .find(|l| l.contains("Milter (pitchfork) add: header: X-Pitchfork-Flag: YES"))
-        .map(str::to_owned)
-        .unwrap_or_else(|| panic!("Sendmail did not log the header:\n{}", mta.log()));
+        .find(|l| l.contains(added))
+        .expect("wait_for_log returned a log with the line");
     let queue_id = flagged
         .split(": ")
         .nth(1)

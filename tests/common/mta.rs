@@ -66,6 +66,28 @@ pub fn assert_queue_empties(software: &str, queued: impl Fn() -> usize, log: imp
     }
 }
 
+/// Waits until what `log` returns contains `needle` and returns it; panics
+/// with it after `timeout`. MTAs log through a daemon or a socket, so a line
+/// appears a moment after the event it reports.
+pub fn wait_for_log(
+    software: &str,
+    needle: &str,
+    timeout: Duration,
+    log: impl Fn() -> String,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let text = log();
+        if text.contains(needle) {
+            return text;
+        }
+        if Instant::now() > deadline {
+            panic!("{needle:?} not in the {software} log after {timeout:?}\n{text}");
+        }
+        sleep(Duration::from_millis(50));
+    }
+}
+
 fn banner(port: u16) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;

@@ -223,17 +223,7 @@ impl Postfix {
     /// writes its log through postlogd, so lines appear slightly after the
     /// SMTP reply. Panics with the log on timeout.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let log = self.log();
-            if log.contains(needle) {
-                return log;
-            }
-            if Instant::now() > deadline {
-                panic!("{needle:?} not in the Postfix log after {timeout:?}\n{log}");
-            }
-            sleep(POLL);
-        }
+        super::mta::wait_for_log("Postfix", needle, timeout, || self.log())
     }
 
     fn etc_dir(&self) -> PathBuf {

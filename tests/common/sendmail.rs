@@ -207,6 +207,13 @@ impl Sendmail {
         fs::read_to_string(self.log_file()).unwrap_or_default()
     }
 
+    /// Waits until the log contains `needle` and returns the log. Sendmail's
+    /// lines reach the file through [`SyslogSink`]'s thread, a moment after
+    /// Sendmail sends them. Panics with the log on timeout.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        super::mta::wait_for_log("Sendmail", needle, timeout, || self.log())
+    }
+
     fn log_file(&self) -> PathBuf {
         self.dir().join("sendmail.log")
     }
