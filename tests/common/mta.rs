@@ -10,6 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// How often the waiting helpers look again.
+const POLL: Duration = Duration::from_millis(50);
+
 /// Setting this to `1` skips the end-to-end MTA tests explicitly.
 pub const SKIP_VAR: &str = "PITCHFORK_SKIP_MTA_TESTS";
 
@@ -38,7 +41,7 @@ pub fn wait_for_banner(software: &str, port: u16, timeout: Duration, log: impl F
         if banner(port).is_some_and(|b| b.starts_with("220")) {
             return;
         }
-        sleep(Duration::from_millis(50));
+        sleep(POLL);
     }
     panic!(
         "{software} did not answer on 127.0.0.1:{port} within {timeout:?}\n{}",
@@ -62,7 +65,7 @@ pub fn assert_queue_empties(software: &str, queued: impl Fn() -> usize, log: imp
                 log()
             );
         }
-        sleep(Duration::from_millis(50));
+        sleep(POLL);
     }
 }
 
@@ -84,7 +87,7 @@ pub fn wait_for_log(
         if Instant::now() > deadline {
             panic!("{needle:?} not in the {software} log after {timeout:?}\n{text}");
         }
-        sleep(Duration::from_millis(50));
+        sleep(POLL);
     }
 }
 
