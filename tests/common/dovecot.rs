@@ -17,19 +17,17 @@ use std::net::TcpStream;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::mta;
 use super::postfix::{children_of, free_port, set_mode, short_tempdir, signal, wait_until_gone};
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
 
 /// Owner of the mail (`nobody`); Dovecot refuses uids below `first_valid_uid`.
 const MAIL_UID: u32 = 65534;
-
-const POLL: Duration = Duration::from_millis(50);
 
 /// Decides whether a Dovecot end-to-end test can run here: like
 /// [`require_postfix`](super::postfix::require_postfix) (which a caller
@@ -111,21 +109,21 @@ impl Dovecot {
     /// Waits until `user`'s `folders` together hold at least `count`
     /// messages, asking over IMAP. Panics with the log on timeout.
     pub fn wait_for_messages(&self, user: &str, folders: &[&str], count: usize, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let total = || {
             let mut imap = self.imap(user);
-            let total: usize = folders.iter().map(|f| imap.message_count(f)).sum();
-            if total >= count {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{total} of {count} messages in {folders:?} after {timeout:?}\n{}",
+            folders.iter().map(|f| imap.message_count(f)).sum::<usize>()
+        };
+        mta::wait_until(
+            timeout,
+            || (total() >= count).then_some(()),
+            || {
+                format!(
+                    "{} of {count} messages in {folders:?} after {timeout:?}\n{}",
+                    total(),
                     self.log()
-                );
-            }
-            sleep(POLL);
-        }
+                )
+            },
+        );
     }
 
     /// Dovecot's log so far (LMTP deliveries, Sieve actions).
@@ -233,15 +231,11 @@ plugin {{
             fs::read_to_string(&startup).unwrap_or_default(),
             self.log()
         );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !(self.run_dir().join("lmtp").exists() && self.answers_imap()) {
-            assert!(
-                Instant::now() < deadline,
-                "Dovecot did not listen within 10 s\n{}",
-                self.log()
-            );
-            sleep(POLL);
-        }
+        mta::wait_until(
+            Duration::from_secs(10),
+            || (self.run_dir().join("lmtp").exists() && self.answers_imap()).then_some(()),
+            || format!("Dovecot did not listen within 10 s\n{}", self.log()),
+        );
     }
 
     fn answers_imap(&self) -> bool {

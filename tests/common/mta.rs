@@ -1,5 +1,6 @@
 //! What the private MTA harnesses (Postfix, Sendmail, Dovecot) share: the
-//! policy for missing software, waiting for an SMTP banner, and free ports.
+//! policy for missing software, waiting (for a banner, a delivery, a log
+//! line, an empty queue), and free ports.
 
 use std::{
     collections::BTreeSet,
@@ -36,17 +37,37 @@ pub fn require(software: &str, problem: Option<String>) -> bool {
 /// Waits until an SMTP server on 127.0.0.1:`port` greets with `220`;
 /// panics after `timeout` with what `log` returns.
 pub fn wait_for_banner(software: &str, port: u16, timeout: Duration, log: impl Fn() -> String) {
+    wait_until(
+        timeout,
+        || banner(port).filter(|b| b.starts_with("220")),
+        || {
+            format!(
+                "{software} did not answer on 127.0.0.1:{port} within {timeout:?}\n{}",
+                log()
+            )
+        },
+    );
+}
+
+/// Asks `probe` every [`POLL`] until it returns a value, and returns that
+/// value; after `timeout` panics with what `failure` says. MTAs work in the
+/// background, so what a test waits for appears a moment after the SMTP
+/// reply.
+pub fn wait_until<T>(
+    timeout: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+    failure: impl FnOnce() -> String,
+) -> T {
     let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if banner(port).is_some_and(|b| b.starts_with("220")) {
-            return;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("{}", failure());
         }
         sleep(POLL);
     }
-    panic!(
-        "{software} did not answer on 127.0.0.1:{port} within {timeout:?}\n{}",
-        log()
-    );
 }
 
 /// How long a delivered message may take to leave an MTA's queue.
@@ -56,17 +77,17 @@ const SETTLE: Duration = Duration::from_secs(5);
 /// [`SETTLE`]. An MTA removes a delivered message from its queue a moment
 /// after the Maildir file appears; a message kept in the queue never leaves.
 pub fn assert_queue_empties(software: &str, queued: impl Fn() -> usize, log: impl Fn() -> String) {
-    let deadline = Instant::now() + SETTLE;
-    while queued() > 0 {
-        if Instant::now() > deadline {
-            panic!(
+    wait_until(
+        SETTLE,
+        || (queued() == 0).then_some(()),
+        || {
+            format!(
                 "{software}: {} still queued after {SETTLE:?}\n{}",
                 queued(),
                 log()
-            );
-        }
-        sleep(POLL);
-    }
+            )
+        },
+    );
 }
 
 /// Waits until what `log` returns contains `needle` and returns it; panics
@@ -78,17 +99,16 @@ pub fn wait_for_log(
     timeout: Duration,
     log: impl Fn() -> String,
 ) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let text = log();
-        if text.contains(needle) {
-            return text;
-        }
-        if Instant::now() > deadline {
-            panic!("{needle:?} not in the {software} log after {timeout:?}\n{text}");
-        }
-        sleep(POLL);
-    }
+    wait_until(
+        timeout,
+        || Some(log()).filter(|text| text.contains(needle)),
+        || {
+            format!(
+                "{needle:?} not in the {software} log after {timeout:?}\n{}",
+                log()
+            )
+        },
+    )
 }
 
 fn banner(port: u16) -> Option<String> {

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tempfile::TempDir;
 
+use super::mta;
+
 const POSTFIX: &str = "/usr/sbin/postfix";
 const SWAKS: &str = "/usr/bin/swaks";
 
@@ -30,9 +32,6 @@ pub const MAIL_DOMAIN: &str = "pitch.test";
 /// Owner of delivered mail (`nobody`). virtual(8) refuses uids below
 /// `virtual_minimum_uid` (100), so the Maildir cannot belong to root.
 const MAIL_UID: u32 = 65534;
-
-/// How often the polling helpers look again.
-const POLL: Duration = Duration::from_millis(50);
 
 /// Decides whether an end-to-end MTA test can run here.
 ///
@@ -179,22 +178,18 @@ impl Postfix {
     /// Waits until at least `count` messages are delivered and returns them
     /// all. Panics with the Postfix log on timeout.
     pub fn wait_for_delivery(&self, count: usize, timeout: Duration) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let messages = self.delivered();
-            if messages.len() >= count {
-                return messages;
-            }
-            if Instant::now() > deadline {
-                panic!(
+        mta::wait_until(
+            timeout,
+            || Some(self.delivered()).filter(|messages| messages.len() >= count),
+            || {
+                format!(
                     "{} of {count} messages delivered after {timeout:?}; {} still queued\n{}",
-                    messages.len(),
+                    self.delivered().len(),
                     self.queue_count(),
                     self.log_dump()
-                );
-            }
-            sleep(POLL);
-        }
+                )
+            },
+        )
     }
 
     /// Messages Postfix holds in its queue (accepted, not yet delivered).
@@ -209,9 +204,9 @@ impl Postfix {
     }
 
     /// Panics with the Postfix log unless the queue empties within a few
-    /// seconds: see [`mta::assert_queue_empties`](super::mta::assert_queue_empties).
+    /// seconds: see [`mta::assert_queue_empties`].
     pub fn assert_queue_empties(&self) {
-        super::mta::assert_queue_empties("Postfix", || self.queue_count(), || self.log());
+        mta::assert_queue_empties("Postfix", || self.queue_count(), || self.log());
     }
 
     /// The Postfix log so far (empty before the first line is written).
@@ -223,7 +218,7 @@ impl Postfix {
     /// writes its log through postlogd, so lines appear slightly after the
     /// SMTP reply. Panics with the log on timeout.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
-        super::mta::wait_for_log("Postfix", needle, timeout, || self.log())
+        mta::wait_for_log("Postfix", needle, timeout, || self.log())
     }
 
     fn etc_dir(&self) -> PathBuf {

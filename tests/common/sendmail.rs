@@ -26,11 +26,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{JoinHandle, sleep};
-use std::time::{Duration, Instant};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::mta;
 use super::postfix::{
     MAIL_DOMAIN, SendResult, children_of, free_port, list_files, set_mode, short_tempdir, signal,
     transcript, wait_until_gone,
@@ -45,9 +46,6 @@ const UNSHARE: &str = "/usr/bin/unshare";
 
 /// Owner of delivered mail (`nobody`): the delivery script never runs as root.
 const MAIL_UID: u32 = 65534;
-
-/// How often the polling helpers look again.
-const POLL: Duration = Duration::from_millis(50);
 
 /// Decides whether a Sendmail end-to-end test can run here: like
 /// [`require_postfix`](super::postfix::require_postfix), it panics when
@@ -168,21 +166,17 @@ impl Sendmail {
     /// Waits until at least `count` messages are delivered and returns them
     /// all. Panics with the Sendmail log on timeout.
     pub fn wait_for_delivery(&self, count: usize, timeout: Duration) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let messages = self.delivered();
-            if messages.len() >= count {
-                return messages;
-            }
-            if Instant::now() > deadline {
-                panic!(
+        mta::wait_until(
+            timeout,
+            || Some(self.delivered()).filter(|messages| messages.len() >= count),
+            || {
+                format!(
                     "{} of {count} messages delivered after {timeout:?}\n{}",
-                    messages.len(),
+                    self.delivered().len(),
                     self.log_dump()
-                );
-            }
-            sleep(POLL);
-        }
+                )
+            },
+        )
     }
 
     /// Messages accepted but not delivered yet (queue files `qf*`).
@@ -197,9 +191,9 @@ impl Sendmail {
     }
 
     /// Panics with the Sendmail log unless the queue empties within a few
-    /// seconds: see [`mta::assert_queue_empties`](super::mta::assert_queue_empties).
+    /// seconds: see [`mta::assert_queue_empties`].
     pub fn assert_queue_empties(&self) {
-        super::mta::assert_queue_empties("Sendmail", || self.queue_count(), || self.log());
+        mta::assert_queue_empties("Sendmail", || self.queue_count(), || self.log());
     }
 
     /// What Sendmail logged through syslog so far.
@@ -211,7 +205,7 @@ impl Sendmail {
     /// lines reach the file through [`SyslogSink`]'s thread, a moment after
     /// Sendmail sends them. Panics with the log on timeout.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
-        super::mta::wait_for_log("Sendmail", needle, timeout, || self.log())
+        mta::wait_for_log("Sendmail", needle, timeout, || self.log())
     }
 
     fn log_file(&self) -> PathBuf {
